@@ -1,0 +1,13 @@
+"""Results function (HTTP): GET /results/<object name>. The logic lives in ocr_core.results_api."""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from ocr_core import results_api
+
+
+@functions_framework.http
+def get_result(request: flask.Request) -> flask.Response:
+    return results_api.handle(request)

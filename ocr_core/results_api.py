@@ -1,0 +1,81 @@
+"""The results function's route: ``GET /results/<object name>``."""
+
+from __future__ import annotations
+
+import json
+
+import flask
+
+from . import errors
+from .config import get_settings
+from .names import validate_object_name
+from .storage import open_bucket
+from .web import guarded, json_response, require_method
+
+PREFIX = "/results/"
+FORMATS = ("json", "text")
+
+
+@guarded
+def handle(request: flask.Request) -> flask.Response:
+    path = request.path
+    if path.rstrip("/") == "/healthz":
+        return json_response({"status": "ok"})
+    if not path.startswith(PREFIX):
+        raise errors.NotFound(f"No route {path!r}; GET /results/<object name>")
+    require_method(request, "GET", "HEAD")
+    fmt = request.args.get("format", "json").lower()
+    if fmt not in FORMATS:
+        raise errors.InvalidRequest(f"format must be one of {', '.join(FORMATS)}",
+                                    parameter="format")
+    name = validate_object_name(path[len(PREFIX):])
+    settings = get_settings()
+    results = open_bucket(settings.results_bucket)
+    source = open_bucket(settings.input_bucket)
+    result_name = settings.result_name(name)
+
+    document = _load(results, result_name)
+    current = source.stat(name)
+    if document is not None and not _superseded(document, current):
+        return _render(document, fmt)
+    if current is not None:
+        return json_response({"success": True, "status": "pending", "object": name,
+                              "generation": str(current.generation)}, 202,
+                             {"Retry-After": "2", "Cache-Control": "no-store"})
+    if document is not None:  # the source was deleted; its result stays readable
+        return _render(document, fmt)
+    raise errors.NotFound(f"No object and no result named {name!r}", object=name)
+
+
+def _load(results: object, result_name: str) -> dict[str, object] | None:
+    try:
+        raw = results.read(result_name)  # type: ignore[attr-defined]
+    except errors.NotFound:
+        return None
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        raise errors.StorageError("The stored result is unreadable") from exc
+    return document if isinstance(document, dict) else None
+
+
+def _superseded(document: dict[str, object], current: object) -> bool:
+    """True when the object was replaced after this result was made (a new one is coming)."""
+    if current is None:
+        return False
+    obj = document.get("object")
+    try:
+        return int(obj["generation"]) < current.generation  # type: ignore[index, attr-defined]
+    except (TypeError, KeyError, ValueError):
+        return False
+
+
+def _render(document: dict[str, object], fmt: str) -> flask.Response:
+    if fmt == "json":
+        return json_response(document)
+    if document.get("status") == "failed":
+        error = document.get("error") or {}
+        raise errors.ResultFailed(
+            f"OCR failed for this object: {error.get('message', 'unknown error')}",  # type: ignore[union-attr]
+            cause=error.get("code"))  # type: ignore[union-attr]
+    return flask.Response(str(document.get("text", "")), mimetype="text/plain")

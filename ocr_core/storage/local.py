@@ -1,0 +1,127 @@
+"""A bucket that is a folder: the embedded default, and what ``cp`` writes into locally.
+
+Writes are atomic (a temporary file in the same folder, then ``os.replace``), so a reader
+or the local event watcher never sees half a file written by us. The generation of an
+object is its modification time in nanoseconds, which changes on every rewrite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import mimetypes
+import os
+import secrets
+import stat as stat_mod
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .. import errors
+from ..names import validate_object_name
+from .base import ObjectInfo, PreconditionFailed
+
+TEMP_PREFIX = ".ocrtmp-"
+
+
+def is_temp_name(name: str) -> bool:
+    return name.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)
+
+
+class LocalBucket:
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.root = (root / name).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_of(self, name: str) -> Path:
+        validate_object_name(name)
+        path = (self.root / name).resolve()
+        # Belt and braces after validation: symlinks inside the folder must not lead out.
+        if not path.is_relative_to(self.root):
+            raise errors.InvalidObjectName("The object name leads outside its bucket")
+        return path
+
+    def _info(self, name: str, st: os.stat_result) -> ObjectInfo:
+        updated = datetime.fromtimestamp(st.st_mtime, tz=UTC)
+        return ObjectInfo(bucket=self.name, name=name, generation=st.st_mtime_ns,
+                          size=st.st_size, content_type=mimetypes.guess_type(name)[0],
+                          updated=updated.isoformat().replace("+00:00", "Z"))
+
+    def stat(self, name: str) -> ObjectInfo | None:
+        try:
+            st = self.path_of(name).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise errors.StorageError(f"Cannot stat object {name!r}") from exc
+        return self._info(name, st) if _is_file(st) else None
+
+    def read(self, name: str, max_bytes: int | None = None) -> bytes:
+        path = self.path_of(name)
+        try:
+            with path.open("rb") as fh:
+                data = fh.read(-1 if max_bytes is None else max_bytes + 1)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise errors.NotFound(f"No object {name!r} in bucket {self.name!r}") from exc
+        except OSError as exc:
+            raise errors.StorageError(f"Cannot read object {name!r}") from exc
+        if max_bytes is not None and len(data) > max_bytes:
+            raise errors.FileTooLarge(f"The object is larger than {max_bytes} bytes",
+                                      limit_bytes=max_bytes)
+        return data
+
+    def write(self, name: str, data: bytes, content_type: str,
+              if_generation_match: int | None = None) -> ObjectInfo:
+        path = self.path_of(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}"[:255])
+        try:
+            with tmp.open("wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            with self._locked(path):
+                if if_generation_match is not None:
+                    current = self.stat(name)
+                    current_gen = current.generation if current else 0
+                    if current_gen != if_generation_match:
+                        raise PreconditionFailed(f"{name}: generation {current_gen}, "
+                                                 f"expected {if_generation_match}")
+                os.replace(tmp, path)
+        except OSError as exc:
+            raise errors.StorageError(f"Cannot write object {name!r}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return self._info(name, path.stat())
+
+    @contextlib.contextmanager
+    def _locked(self, path: Path) -> Iterator[None]:
+        """Serialise conditional writes to one object across processes."""
+        lock_path = self.root.parent / f".{self.name}.lock"
+        with open(lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            for filename in sorted(filenames):
+                full = Path(dirpath) / filename
+                name = full.relative_to(self.root).as_posix()
+                if is_temp_name(name) or not name.startswith(prefix):
+                    continue
+                try:
+                    st = full.stat()
+                except FileNotFoundError:
+                    continue
+                if _is_file(st):
+                    yield self._info(name, st)
+
+
+def _is_file(st: os.stat_result) -> bool:
+    return stat_mod.S_ISREG(st.st_mode)

@@ -1,0 +1,70 @@
+"""The upload function's routes: ``POST /extract-text`` (inline or ``?mode=async``)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import flask
+
+from . import errors
+from .config import get_settings
+from .intake import load_image
+from .names import safe_upload_name
+from .pipeline import extract
+from .storage import open_bucket
+from .web import guarded, json_response, read_upload, require_method
+
+MODES = ("sync", "async")
+
+
+def _results_url(request: flask.Request, name: str) -> str:
+    base = get_settings().results_base_url or request.host_url.rstrip("/")
+    return f"{base}/results/{quote(name)}"
+
+
+def _lang(request: flask.Request) -> str | None:
+    lang = request.args.get("lang", "").strip()
+    if not lang:
+        return None
+    if len(lang) > 64 or not all(part.replace("_", "").isalnum() for part in lang.split("+")):
+        raise errors.InvalidRequest("lang must look like 'eng' or 'eng+deu'", parameter="lang")
+    return lang
+
+
+@guarded
+def handle(request: flask.Request) -> flask.Response:
+    path = request.path.rstrip("/") or "/"
+    if path == "/healthz":
+        return json_response({"status": "ok"})
+    if path != "/extract-text":
+        raise errors.NotFound(f"No route {request.path!r}; POST images to /extract-text")
+    require_method(request, "POST")
+    mode = request.args.get("mode", "sync").lower()
+    if mode not in MODES:
+        raise errors.InvalidRequest(f"mode must be one of {', '.join(MODES)}", parameter="mode")
+    lang = _lang(request)
+    data, filename = read_upload(request)
+    if mode == "async":
+        return _store_for_later(request, data, filename)
+    return json_response(extract(data, lang=lang))
+
+
+def _store_for_later(request: flask.Request, data: bytes, filename: str | None
+                     ) -> flask.Response:
+    settings = get_settings()
+    # Validate now: a client learns about a broken file at once, not from a failed result.
+    image = load_image(data, max_bytes=settings.max_upload_bytes,
+                       max_pixels=settings.max_image_pixels)
+    name = safe_upload_name(filename, image.format)
+    info = open_bucket(settings.input_bucket).write(name, data, image.mime_type,
+                                                   if_generation_match=0)
+    url = _results_url(request, name)
+    return json_response({
+        "success": True,
+        "status": "pending",
+        "object": name,
+        "bucket": settings.input_bucket,
+        "generation": str(info.generation),
+        "results_url": url,
+        "image": image.metadata(),
+    }, 202, {"Location": url})

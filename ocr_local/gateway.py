@@ -1,0 +1,180 @@
+"""The local front door: one base URL for the HTTP functions, as a load balancer gives in the cloud.
+
+Routes ``/extract-text`` to the upload function and ``/results/...`` to the results
+function. Request bodies are streamed up in 64 KiB pieces, never buffered whole; like
+Cloud Run's front end it caps them, so a 1 GB upload is refused from its Content-Length
+alone (or, when chunked, as soon as it passes the cap).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import select
+import socket
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from ocr_core import errors
+from ocr_core.results import error_body
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+              "trailer", "transfer-encoding", "upgrade", "content-length"}
+CHUNK = 64 * 1024
+
+
+class Gateway(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], routes: dict[str, int], max_body: int,
+                 health: Any = None) -> None:
+        self.routes = routes  # path prefix -> upstream port on 127.0.0.1
+        self.max_body = max_body
+        self.health = health or (lambda: {"status": "ok"})
+        super().__init__(address, _Handler)
+
+    def upstream_for(self, path: str) -> int | None:
+        for prefix, port in self.routes.items():
+            if path == prefix.rstrip("/") or path.startswith(prefix):
+                return port
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Gateway
+    server_version = "ocr-local-gateway"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # the functions log every request themselves, as JSON
+
+    def _send_json(self, status: int, body: dict[str, Any], close: bool = False) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _route(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            self._send_json(200, self.server.health())
+            return
+        if path == "/":
+            self._send_json(200, {"service": "ocr-pipeline (local)", "routes": {
+                "POST /extract-text": "OCR an image now (multipart field 'image'); "
+                                      "?mode=async stores it for background OCR",
+                "GET /results/<object name>": "the result document of an object"}})
+            return
+        port = self.server.upstream_for(path)
+        if port is None:
+            self._send_json(404, error_body(errors.NotFound(f"No route {path!r}")),
+                            close=self._has_body())
+            return
+        length = self.headers.get("Content-Length")
+        if length is not None and (not length.isdigit() or int(length) > self.server.max_body):
+            err = errors.FileTooLarge(
+                f"The request body is {length} bytes; the limit is {self.server.max_body}",
+                limit_bytes=self.server.max_body) if length.isdigit() else \
+                errors.InvalidRequest("Content-Length is not a number")
+            self._send_json(err.status, error_body(err), close=True)
+            return
+        self._proxy(port)
+
+    def _has_body(self) -> bool:
+        return bool(self.headers.get("Content-Length", "0") not in ("", "0")
+                    or self.headers.get("Transfer-Encoding"))
+
+    def _proxy(self, port: int) -> None:
+        upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        try:
+            upstream.putrequest(self.command, self.path, skip_host=True,
+                                skip_accept_encoding=True)
+            for key, value in self.headers.items():
+                if key.lower() not in HOP_BY_HOP:
+                    upstream.putheader(key, value)
+            client_ip = self.client_address[0]
+            upstream.putheader("X-Forwarded-For", client_ip)
+            upstream.putheader("X-Forwarded-Proto", "http")
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            length = int(self.headers.get("Content-Length") or 0)
+            if chunked:
+                upstream.putheader("Transfer-Encoding", "chunked")
+            elif length:
+                upstream.putheader("Content-Length", str(length))
+            upstream.endheaders()
+            complete = self._forward_body(upstream, length, chunked)
+            if complete is None:
+                err = errors.FileTooLarge(
+                    f"The request body is larger than {self.server.max_body} bytes",
+                    limit_bytes=self.server.max_body)
+                self._send_json(err.status, error_body(err), close=True)
+                return
+            response = upstream.getresponse()
+            self._relay(response, close=not complete)
+        except (ConnectionError, TimeoutError, socket.timeout, http.client.HTTPException):
+            if not self.wfile.closed:
+                err = errors.TransientError("The function did not answer; try again")
+                self._send_json(502, error_body(err), close=True)
+        finally:
+            upstream.close()
+
+    def _forward_body(self, upstream: http.client.HTTPConnection, length: int,
+                      chunked: bool) -> bool | None:
+        """Stream the request body up: True when sent whole, False when the upstream
+        answered before the end, None when a chunked body passed the cap."""
+        sock = upstream.sock
+        sent = 0
+
+        def early_answer() -> bool:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable)
+
+        if chunked:
+            while True:
+                size_line = self.rfile.readline(1024)
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    upstream.send(b"0\r\n\r\n")
+                    return True
+                sent += size
+                if sent > self.server.max_body:
+                    return None
+                if early_answer():
+                    return False
+                data = self.rfile.read(size)
+                self.rfile.readline(16)
+                upstream.send(b"%x\r\n%s\r\n" % (len(data), data))
+        while sent < length:
+            if early_answer():
+                return False
+            data = self.rfile.read(min(CHUNK, length - sent))
+            if not data:
+                return False
+            upstream.send(data)
+            sent += len(data)
+        return True
+
+    def _relay(self, response: http.client.HTTPResponse, close: bool) -> None:
+        body = response.read()
+        self.send_response_only(response.status, response.reason)
+        for key, value in response.getheaders():
+            if key.lower() not in HOP_BY_HOP:
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        if close or response.getheader("Connection", "").lower() == "close":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _route

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Create the virtual environment and install the pinned requirements into it.
+# On a fresh Debian/Ubuntu machine the only system package this may need is python3-venv.
+set -euo pipefail
+venv=${1:-.venv}
+reqs=${2:-requirements-dev.txt}
+python=${PYTHON:-python3}
+
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "bootstrap: Python 3.11 or newer is required ($python is $("$python" --version 2>&1))" >&2
+    exit 1
+fi
+if [ ! -x "$venv/bin/python" ]; then
+    if ! "$python" -m venv "$venv" 2>/dev/null; then
+        rm -rf "$venv"
+        if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+            echo "bootstrap: installing python3-venv with apt-get" >&2
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+            "$python" -m venv "$venv"
+        else
+            echo "bootstrap: '$python -m venv' failed; install python3-venv (Debian/Ubuntu)" >&2
+            exit 1
+        fi
+    fi
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs"
