@@ -141,8 +141,7 @@ class TesseractEngine:
             if it.IsAtBeginningOf(RIL.TEXTLINE):  # type: ignore[attr-defined]
                 close_line()
                 line_box = _box(it.BoundingBox(RIL.TEXTLINE))  # type: ignore[attr-defined]
-            text = (it.GetUTF8Text(RIL.WORD) or "").strip()  # type: ignore[attr-defined]
-            bbox = it.BoundingBox(RIL.WORD)  # type: ignore[attr-defined]
+            text, bbox = _word_at(it, RIL.WORD)
             if text and bbox:
                 conf = max(0.0, min(1.0, it.Confidence(RIL.WORD) / 100.0))  # type: ignore[attr-defined]
                 words.append(Word(text=text, confidence=round(conf, 4), box=_box(bbox)))
@@ -150,6 +149,14 @@ class TesseractEngine:
                 break
         close_block()
         return blocks
+
+
+def _word_at(it: object, level: int) -> tuple[str, tuple[int, int, int, int] | None]:
+    """Text and box of the word under the iterator; tesserocr raises on an empty page."""
+    try:
+        return (it.GetUTF8Text(level) or "").strip(), it.BoundingBox(level)  # type: ignore[attr-defined]
+    except RuntimeError:
+        return "", None
 
 
 def _box(bbox: tuple[int, int, int, int] | None) -> Box:

@@ -1,0 +1,123 @@
+"""Shared fixtures: a fresh local data folder per test, the functions through
+functions-framework's own test client, and the real corpus in ../shared when present."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import functions_framework
+import pytest
+
+from ocr_core.config import Settings, reload_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_IMAGES = ROOT / "test_images"
+SAMPLES = ROOT.parent / "shared" / "ocr-samples"
+VISION_FIXTURES = ROOT.parent / "shared" / "vision-fixtures"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings pointing at an empty local data folder for this test only."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STORAGE_BACKEND", "local")
+    for name in ("INPUT_BUCKET", "RESULTS_BUCKET", "RESULTS_PREFIX", "MAX_UPLOAD_BYTES",
+                 "RESULTS_BASE_URL", "OCR_ENGINE", "OCR_LANG"):
+        monkeypatch.delenv(name, raising=False)
+    yield reload_settings()
+    monkeypatch.undo()
+    reload_settings()
+
+
+@pytest.fixture
+def reconfigure(settings: Settings, monkeypatch: pytest.MonkeyPatch
+                ) -> Callable[..., Settings]:
+    """Change environment variables for this test and re-read the settings."""
+
+    def apply(**env: str) -> Settings:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return reload_settings()
+
+    return apply
+
+
+def _client(function: str, target: str) -> Any:
+    app = functions_framework.create_app(target=target,
+                                         source=str(ROOT / "functions" / function / "main.py"))
+    return app.test_client()
+
+
+@pytest.fixture
+def upload_client(settings: Settings) -> Any:
+    return _client("upload", "extract_text")
+
+
+@pytest.fixture
+def results_client(settings: Settings) -> Any:
+    return _client("results", "get_result")
+
+
+@pytest.fixture
+def ocr_client(settings: Settings) -> Any:
+    return _client("ocr", "on_object_finalized")
+
+
+def image_bytes(name: str) -> bytes:
+    return (TEST_IMAGES / name).read_bytes()
+
+
+def ground_truth(path: Path) -> str:
+    stem = path.name.rsplit(".", 1)[0]
+    return (path.parent / f"{stem}.gt.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def samples() -> Path:
+    if not (SAMPLES / "MANIFEST.tsv").is_file():
+        pytest.skip(f"real corpus not found at {SAMPLES}")
+    return SAMPLES
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words without punctuation, for comparing OCR text with ground truth."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return re.findall(r"[\w]+", text)
+
+
+def cer(hypothesis: str, truth: str) -> float:
+    """Character error rate with whitespace runs folded."""
+    a = re.sub(r"\s+", " ", hypothesis).strip()
+    b = re.sub(r"\s+", " ", truth).strip()
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1] / max(1, len(b))
+
+
+def finalized_headers(bucket: str, name: str, event_id: str = "evt-1") -> dict[str, str]:
+    return {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-type": "google.cloud.storage.object.v1.finalized",
+        "ce-source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
+        "ce-subject": f"objects/{name}",
+        "ce-time": "2026-11-22T10:00:00.000Z",
+        "Content-Type": "application/json",
+    }
+
+
+def finalized_body(bucket: str, name: str, generation: int | None) -> str:
+    body: dict[str, Any] = {"kind": "storage#object", "bucket": bucket, "name": name}
+    if generation is not None:
+        body["generation"] = str(generation)
+    return json.dumps(body)
