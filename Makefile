@@ -18,6 +18,7 @@ run: $(STAMP)
 	PORT=$(PORT) DATA_DIR=$(DATA_DIR) $(PY) -m ocr_local --port $(PORT) --data-dir $(DATA_DIR)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -65,15 +65,15 @@ def parse_cloud_event(event: Any) -> ObjectEvent | None:
         bucket, name = data.get("bucket"), data.get("name")
         if not bucket or not name:
             raise EventError("storage event without bucket or name")
-        return ObjectEvent(str(bucket), str(name), _generation(data.get("generation")),
-                           event_id, event_time)
+        return ObjectEvent(
+            str(bucket), str(name), _generation(data.get("generation")), event_id, event_time
+        )
     if event_type == PUBSUB_PUBLISHED:
         return _from_pubsub(_as_dict(event.data), event_id, event_time)
     return None
 
 
-def _from_pubsub(data: dict[str, Any], event_id: str, event_time: str | None
-                 ) -> ObjectEvent | None:
+def _from_pubsub(data: dict[str, Any], event_id: str, event_time: str | None) -> ObjectEvent | None:
     message = data.get("message")
     if not isinstance(message, dict):
         raise EventError("Pub/Sub event without a message")
@@ -93,5 +93,10 @@ def _from_pubsub(data: dict[str, Any], event_id: str, event_time: str | None
     if not bucket or not name:
         raise EventError("Pub/Sub message names no object")
     message_id = str(message.get("messageId") or event_id)
-    return ObjectEvent(str(bucket), str(name), _generation(generation), message_id,
-                       attributes.get("eventTime") or event_time)
+    return ObjectEvent(
+        str(bucket),
+        str(name),
+        _generation(generation),
+        message_id,
+        attributes.get("eventTime") or event_time,
+    )

@@ -184,7 +184,9 @@ def _normalise_mode(im: Image.Image) -> Image.Image:
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        im = ImageOps.autocontrast(im.convert("F").convert("L")) if im.mode == "F" else _scale_16(im)
+        im = (
+            ImageOps.autocontrast(im.convert("F").convert("L")) if im.mode == "F" else _scale_16(im)
+        )
     if im.mode in ("LA", "La", "PA", "RGBA", "RGBa"):
         # Composite onto white: text drawn only through the alpha channel (black, fully
         # transparent background) becomes dark text on white instead of a black page.

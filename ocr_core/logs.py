@@ -15,7 +15,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "log_context", default=None
+)
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -29,7 +31,7 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "logger": record.name,
         }
-        entry.update(_context.get())
+        entry.update(_context.get() or {})
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
         if record.exc_info:
             # Tracebacks go to the log (for the operator), never into a response.
@@ -60,7 +62,7 @@ def get_logger(name: str) -> logging.Logger:
 
 @contextlib.contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
-    token = _context.set({**_context.get(), **fields})
+    token = _context.set({**(_context.get() or {}), **fields})
     try:
         yield
     finally:

@@ -20,12 +20,10 @@ def handle(cloud_event: Any) -> Outcome | None:
             event = parse_cloud_event(cloud_event)
         except EventError as exc:
             # Malformed deliveries cannot succeed later: acknowledge them, loudly.
-            log.error("unusable event acknowledged without processing",
-                      extra={"reason": str(exc)})
+            log.error("unusable event acknowledged without processing", extra={"reason": str(exc)})
             return None
         if event is None:
             log.info("event type not handled; acknowledged")
             return None
-        with log_context(bucket=event.bucket, object=event.name,
-                         generation=event.generation):
+        with log_context(bucket=event.bucket, object=event.name, generation=event.generation):
             return process_object(event.bucket, event.name, event.generation)

@@ -20,13 +20,15 @@ from .storage.local import is_temp_name
 log = get_logger("pipeline")
 
 
-def extract(data: bytes, *, lang: str | None = None, obj: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
+def extract(
+    data: bytes, *, lang: str | None = None, obj: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """OCR one image's bytes: the inline path. Raises OcrError for bad input."""
     settings = get_settings()
     started = time.perf_counter()
-    image = load_image(data, max_bytes=settings.max_upload_bytes,
-                       max_pixels=settings.max_image_pixels)
+    image = load_image(
+        data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+    )
     engine = get_engine()
     try:
         output = engine.recognize(image.image, lang=lang)
@@ -36,8 +38,14 @@ def extract(data: bytes, *, lang: str | None = None, obj: dict[str, Any] | None 
         log.exception("engine failed", extra={"engine": engine.name})
         raise errors.EngineError("The OCR engine failed on this image; try again") from exc
     elapsed_ms = (time.perf_counter() - started) * 1000
-    return done_document(output, image, engine_name=engine.name, engine_version=engine.version,
-                         processing_time_ms=elapsed_ms, obj=obj)
+    return done_document(
+        output,
+        image,
+        engine_name=engine.name,
+        engine_version=engine.version,
+        processing_time_ms=elapsed_ms,
+        obj=obj,
+    )
 
 
 @dataclass(frozen=True)
@@ -62,8 +70,10 @@ def process_object(bucket_name: str, name: str, generation: int | None) -> Outco
     """
     settings = get_settings()
     if bucket_name != settings.input_bucket:
-        log.warning("event for a bucket this function does not serve",
-                    extra={"bucket": bucket_name, "input_bucket": settings.input_bucket})
+        log.warning(
+            "event for a bucket this function does not serve",
+            extra={"bucket": bucket_name, "input_bucket": settings.input_bucket},
+        )
         return Outcome("ignored")
     if _is_own_output(name) or name.endswith("/") or is_temp_name(name):
         return Outcome("ignored")
@@ -106,8 +116,10 @@ def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outc
         generation = info.generation
     elif info.generation > generation:
         # A newer upload replaced this one; its own event will produce the result.
-        log.info("event is for an older generation; skipped",
-                 extra={"object": name, "generation": generation, "current": info.generation})
+        log.info(
+            "event is for an older generation; skipped",
+            extra={"object": name, "generation": generation, "current": info.generation},
+        )
         return Outcome("stale", result_name)
 
     existing_gen, result_storage_gen = _existing_result(results, result_name)
@@ -130,21 +142,30 @@ def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outc
         elapsed = (time.perf_counter() - started) * 1000
         document = failed_document(exc, processing_time_ms=elapsed, obj=obj)
         action = "failed"
-        log.info("object cannot be OCRed; failed result written",
-                 extra={"object": name, "code": exc.code})
+        log.info(
+            "object cannot be OCRed; failed result written",
+            extra={"object": name, "code": exc.code},
+        )
 
     payload = json.dumps(document, ensure_ascii=False).encode("utf-8")
     try:
-        results.write(result_name, payload, "application/json",
-                      if_generation_match=result_storage_gen)
+        results.write(
+            result_name, payload, "application/json", if_generation_match=result_storage_gen
+        )
     except PreconditionFailed:
         # Another delivery wrote first. Keep whichever result is for the newer generation.
         newer_gen, _ = _existing_result(results, result_name)
         if newer_gen is not None and newer_gen >= generation:
             return Outcome("duplicate", result_name)
         raise errors.StorageError("Result write raced with another writer; retry") from None
-    log.info("result stored", extra={"object": name, "outcome": action,
-                                     "processing_time_ms": document["processing_time_ms"]})
+    log.info(
+        "result stored",
+        extra={
+            "object": name,
+            "outcome": action,
+            "processing_time_ms": document["processing_time_ms"],
+        },
+    )
     return Outcome(action, result_name, document)
 
 

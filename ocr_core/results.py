@@ -22,8 +22,11 @@ def utc_now() -> str:
 
 
 def object_ref(bucket: str, name: str, generation: int | str | None) -> dict[str, Any]:
-    return {"bucket": bucket, "name": name,
-            "generation": str(generation) if generation is not None else None}
+    return {
+        "bucket": bucket,
+        "name": name,
+        "generation": str(generation) if generation is not None else None,
+    }
 
 
 def done_document(
@@ -59,8 +62,9 @@ def done_document(
     return doc
 
 
-def failed_document(error: OcrError, *, processing_time_ms: float,
-                    obj: dict[str, Any] | None = None) -> dict[str, Any]:
+def failed_document(
+    error: OcrError, *, processing_time_ms: float, obj: dict[str, Any] | None = None
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "success": False,
         "status": "failed",

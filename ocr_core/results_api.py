@@ -26,9 +26,10 @@ def handle(request: flask.Request) -> flask.Response:
     require_method(request, "GET", "HEAD")
     fmt = request.args.get("format", "json").lower()
     if fmt not in FORMATS:
-        raise errors.InvalidRequest(f"format must be one of {', '.join(FORMATS)}",
-                                    parameter="format")
-    name = validate_object_name(path[len(PREFIX):])
+        raise errors.InvalidRequest(
+            f"format must be one of {', '.join(FORMATS)}", parameter="format"
+        )
+    name = validate_object_name(path[len(PREFIX) :])
     settings = get_settings()
     results = open_bucket(settings.results_bucket)
     source = open_bucket(settings.input_bucket)
@@ -39,9 +40,16 @@ def handle(request: flask.Request) -> flask.Response:
     if document is not None and not _superseded(document, current):
         return _render(document, fmt)
     if current is not None:
-        return json_response({"success": True, "status": "pending", "object": name,
-                              "generation": str(current.generation)}, 202,
-                             {"Retry-After": "2", "Cache-Control": "no-store"})
+        return json_response(
+            {
+                "success": True,
+                "status": "pending",
+                "object": name,
+                "generation": str(current.generation),
+            },
+            202,
+            {"Retry-After": "2", "Cache-Control": "no-store"},
+        )
     if document is not None:  # the source was deleted; its result stays readable
         return _render(document, fmt)
     raise errors.NotFound(f"No object and no result named {name!r}", object=name)
@@ -77,5 +85,6 @@ def _render(document: dict[str, object], fmt: str) -> flask.Response:
         error = document.get("error") or {}
         raise errors.ResultFailed(
             f"OCR failed for this object: {error.get('message', 'unknown error')}",  # type: ignore[union-attr]
-            cause=error.get("code"))  # type: ignore[union-attr]
+            cause=error.get("code"),
+        )  # type: ignore[union-attr]
     return flask.Response(str(document.get("text", "")), mimetype="text/plain")

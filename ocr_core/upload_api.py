@@ -49,22 +49,27 @@ def handle(request: flask.Request) -> flask.Response:
     return json_response(extract(data, lang=lang))
 
 
-def _store_for_later(request: flask.Request, data: bytes, filename: str | None
-                     ) -> flask.Response:
+def _store_for_later(request: flask.Request, data: bytes, filename: str | None) -> flask.Response:
     settings = get_settings()
     # Validate now: a client learns about a broken file at once, not from a failed result.
-    image = load_image(data, max_bytes=settings.max_upload_bytes,
-                       max_pixels=settings.max_image_pixels)
+    image = load_image(
+        data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+    )
     name = safe_upload_name(filename, image.format)
-    info = open_bucket(settings.input_bucket).write(name, data, image.mime_type,
-                                                   if_generation_match=0)
+    info = open_bucket(settings.input_bucket).write(
+        name, data, image.mime_type, if_generation_match=0
+    )
     url = _results_url(request, name)
-    return json_response({
-        "success": True,
-        "status": "pending",
-        "object": name,
-        "bucket": settings.input_bucket,
-        "generation": str(info.generation),
-        "results_url": url,
-        "image": image.metadata(),
-    }, 202, {"Location": url})
+    return json_response(
+        {
+            "success": True,
+            "status": "pending",
+            "object": name,
+            "bucket": settings.input_bucket,
+            "generation": str(info.generation),
+            "results_url": url,
+            "image": image.metadata(),
+        },
+        202,
+        {"Location": url},
+    )

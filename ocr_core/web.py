@@ -28,24 +28,32 @@ log = get_logger("http")
 MULTIPART_OVERHEAD = 64 * 1024
 MAX_FORM_PARTS = 16
 
-_HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
-               408: "request_timeout", 411: "length_required", 413: "file_too_large",
-               415: "unsupported_media_type", 429: "rate_limited"}
+_HTTP_CODES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    411: "length_required",
+    413: "file_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
 
 Handler = Callable[[flask.Request], flask.Response]
 
 
-def json_response(body: dict[str, Any], status: int = 200,
-                  headers: dict[str, str] | None = None) -> flask.Response:
-    response = flask.Response(json.dumps(body, ensure_ascii=False), status=status,
-                              mimetype="application/json")
+def json_response(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> flask.Response:
+    response = flask.Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
 
 
-def error_response(error: errors.OcrError, headers: dict[str, str] | None = None
-                   ) -> flask.Response:
+def error_response(error: errors.OcrError, headers: dict[str, str] | None = None) -> flask.Response:
     return json_response(error_body(error), error.status, headers)
 
 
@@ -73,26 +81,50 @@ def guarded(handler: Handler) -> Handler:
                 response = error_response(exc)
             except RequestEntityTooLarge:
                 limit = get_settings().max_upload_bytes
-                response = error_response(errors.FileTooLarge(
-                    f"The request body is larger than the {limit}-byte limit",
-                    limit_bytes=limit))
+                response = error_response(
+                    errors.FileTooLarge(
+                        f"The request body is larger than the {limit}-byte limit", limit_bytes=limit
+                    )
+                )
             except HTTPException as exc:
                 code = exc.code or 500
-                response = json_response({"success": False, "error": {
-                    "code": _HTTP_CODES.get(code, "http_error"),
-                    "message": exc.description or exc.name}}, code)
+                response = json_response(
+                    {
+                        "success": False,
+                        "error": {
+                            "code": _HTTP_CODES.get(code, "http_error"),
+                            "message": exc.description or exc.name,
+                        },
+                    },
+                    code,
+                )
             except Exception:
                 log.exception("unhandled error", extra={"path": request.path})
-                response = json_response({"success": False, "error": {
-                    "code": "internal_error",
-                    "message": "Internal error; it has been logged",
-                    "request_id": request_id}}, 500)
+                response = json_response(
+                    {
+                        "success": False,
+                        "error": {
+                            "code": "internal_error",
+                            "message": "Internal error; it has been logged",
+                            "request_id": request_id,
+                        },
+                    },
+                    500,
+                )
             elapsed_ms = (time.perf_counter() - started) * 1000
             response.headers["X-Request-Id"] = request_id
             response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
-            log.info("request", extra={"httpRequest": {
-                "requestMethod": request.method, "requestUrl": request.path,
-                "status": response.status_code, "latency": f"{elapsed_ms / 1000:.4f}s"}})
+            log.info(
+                "request",
+                extra={
+                    "httpRequest": {
+                        "requestMethod": request.method,
+                        "requestUrl": request.path,
+                        "status": response.status_code,
+                        "latency": f"{elapsed_ms / 1000:.4f}s",
+                    }
+                },
+            )
             if response.status_code == 413:
                 # Answered before reading the whole body: closing the connection spares
                 # the server from draining a huge upload that nobody will look at.
@@ -106,20 +138,23 @@ def require_method(request: flask.Request, *allowed: str) -> None:
     if request.method not in allowed:
         raise errors.MethodNotAllowed(
             f"{request.method} is not allowed here; use {' or '.join(allowed)}",
-            allowed=list(allowed))
+            allowed=list(allowed),
+        )
 
 
 def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, str | None]:
-    """The bytes and client file name of the one file in ``field``; limits enforced while reading."""
+    """Bytes and client file name of the one file in ``field``, limits enforced while reading."""
     limit = get_settings().max_upload_bytes
     if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
         raise errors.FileTooLarge(
             f"The request body is {request.content_length} bytes; the limit is {limit} bytes",
-            limit_bytes=limit)
+            limit_bytes=limit,
+        )
     if request.mimetype != "multipart/form-data":
         raise errors.InvalidRequest(
             f"Send the image as multipart/form-data in a field named {field!r} "
-            f"(curl -F \"{field}=@photo.jpg\"); got Content-Type {request.mimetype or 'none'!r}")
+            f'(curl -F "{field}=@photo.jpg"); got Content-Type {request.mimetype or "none"!r}'
+        )
     request.max_content_length = limit + MULTIPART_OVERHEAD
     request.max_form_parts = MAX_FORM_PARTS
     files = request.files  # parses the body; raises RequestEntityTooLarge past the limit
@@ -127,16 +162,15 @@ def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, st
     if not uploads:
         others = sorted(set(files.keys()))
         hint = f"; found file field(s) {', '.join(map(repr, others))}" if others else ""
-        raise errors.MissingFile(f"No file in the multipart field {field!r}{hint}",
-                                 field=field)
+        raise errors.MissingFile(f"No file in the multipart field {field!r}{hint}", field=field)
     if len(uploads) > 1:
-        raise errors.TooManyFiles(f"Send one file in {field!r}; got {len(uploads)}",
-                                  field=field)
+        raise errors.TooManyFiles(f"Send one file in {field!r}; got {len(uploads)}", field=field)
     upload = uploads[0]
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise errors.FileTooLarge(f"The file is larger than the {limit}-byte limit",
-                                  limit_bytes=limit)
+        raise errors.FileTooLarge(
+            f"The file is larger than the {limit}-byte limit", limit_bytes=limit
+        )
     if not data:
         raise errors.EmptyFile(f"The file in {field!r} is empty", field=field)
     return data, upload.filename

@@ -11,15 +11,23 @@ from __future__ import annotations
 import http.client
 import json
 import select
-import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ocr_core import errors
 from ocr_core.results import error_body
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-              "trailer", "transfer-encoding", "upgrade", "content-length"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+}
 CHUNK = 64 * 1024
 
 
@@ -27,8 +35,9 @@ class Gateway(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], routes: dict[str, int], max_body: int,
-                 health: Any = None) -> None:
+    def __init__(
+        self, address: tuple[str, int], routes: dict[str, int], max_body: int, health: Any = None
+    ) -> None:
         self.routes = routes  # path prefix -> upstream port on 127.0.0.1
         self.max_body = max_body
         self.health = health or (lambda: {"status": "ok"})
@@ -46,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: Gateway
     server_version = "ocr-local-gateway"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the functions log every request themselves, as JSON
 
     def _send_json(self, status: int, body: dict[str, Any], close: bool = False) -> None:
@@ -67,35 +76,48 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, self.server.health())
             return
         if path == "/":
-            self._send_json(200, {"service": "ocr-pipeline (local)", "routes": {
-                "POST /extract-text": "OCR an image now (multipart field 'image'); "
-                                      "?mode=async stores it for background OCR",
-                "GET /results/<object name>": "the result document of an object"}})
+            self._send_json(
+                200,
+                {
+                    "service": "ocr-pipeline (local)",
+                    "routes": {
+                        "POST /extract-text": "OCR an image now (multipart field 'image'); "
+                        "?mode=async stores it for background OCR",
+                        "GET /results/<object name>": "the result document of an object",
+                    },
+                },
+            )
             return
         port = self.server.upstream_for(path)
         if port is None:
-            self._send_json(404, error_body(errors.NotFound(f"No route {path!r}")),
-                            close=self._has_body())
+            self._send_json(
+                404, error_body(errors.NotFound(f"No route {path!r}")), close=self._has_body()
+            )
             return
         length = self.headers.get("Content-Length")
         if length is not None and (not length.isdigit() or int(length) > self.server.max_body):
-            err = errors.FileTooLarge(
-                f"The request body is {length} bytes; the limit is {self.server.max_body}",
-                limit_bytes=self.server.max_body) if length.isdigit() else \
-                errors.InvalidRequest("Content-Length is not a number")
+            err = (
+                errors.FileTooLarge(
+                    f"The request body is {length} bytes; the limit is {self.server.max_body}",
+                    limit_bytes=self.server.max_body,
+                )
+                if length.isdigit()
+                else errors.InvalidRequest("Content-Length is not a number")
+            )
             self._send_json(err.status, error_body(err), close=True)
             return
         self._proxy(port)
 
     def _has_body(self) -> bool:
-        return bool(self.headers.get("Content-Length", "0") not in ("", "0")
-                    or self.headers.get("Transfer-Encoding"))
+        return bool(
+            self.headers.get("Content-Length", "0") not in ("", "0")
+            or self.headers.get("Transfer-Encoding")
+        )
 
     def _proxy(self, port: int) -> None:
         upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         try:
-            upstream.putrequest(self.command, self.path, skip_host=True,
-                                skip_accept_encoding=True)
+            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for key, value in self.headers.items():
                 if key.lower() not in HOP_BY_HOP:
                     upstream.putheader(key, value)
@@ -113,20 +135,22 @@ class _Handler(BaseHTTPRequestHandler):
             if complete is None:
                 err = errors.FileTooLarge(
                     f"The request body is larger than {self.server.max_body} bytes",
-                    limit_bytes=self.server.max_body)
+                    limit_bytes=self.server.max_body,
+                )
                 self._send_json(err.status, error_body(err), close=True)
                 return
             response = upstream.getresponse()
             self._relay(response, close=not complete)
-        except (ConnectionError, TimeoutError, socket.timeout, http.client.HTTPException):
+        except (ConnectionError, TimeoutError, http.client.HTTPException):
             if not self.wfile.closed:
                 err = errors.TransientError("The function did not answer; try again")
                 self._send_json(502, error_body(err), close=True)
         finally:
             upstream.close()
 
-    def _forward_body(self, upstream: http.client.HTTPConnection, length: int,
-                      chunked: bool) -> bool | None:
+    def _forward_body(
+        self, upstream: http.client.HTTPConnection, length: int, chunked: bool
+    ) -> bool | None:
         """Stream the request body up: True when sent whole, False when the upstream
         answered before the end, None when a chunked body passed the cap."""
         sock = upstream.sock

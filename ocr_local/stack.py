@@ -67,15 +67,28 @@ def _die_with_parent() -> None:
 class Stack:
     def __init__(self, host: str, port: int, env: dict[str, str]) -> None:
         self.host, self.port, self.env = host, port, env
-        self.functions = [FunctionSpec("upload", "extract_text"),
-                          FunctionSpec("ocr", "on_object_finalized"),
-                          FunctionSpec("results", "get_result")]
+        self.functions = [
+            FunctionSpec("upload", "extract_text"),
+            FunctionSpec("ocr", "on_object_finalized"),
+            FunctionSpec("results", "get_result"),
+        ]
         self._stopping = threading.Event()
 
     def _spawn(self, spec: FunctionSpec) -> None:
         spec.port = spec.port or free_port()
-        cmd = [sys.executable, "-m", "functions_framework", "--target", spec.target,
-               "--source", str(spec.source), "--host", "127.0.0.1", "--port", str(spec.port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "functions_framework",
+            "--target",
+            spec.target,
+            "--source",
+            str(spec.source),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(spec.port),
+        ]
         preexec = _die_with_parent if sys.platform.startswith("linux") else None
         spec.process = subprocess.Popen(cmd, env=self.env, cwd=ROOT, preexec_fn=preexec)
 
@@ -98,18 +111,19 @@ class Stack:
             self._wait_ready(spec)
         upload, ocr, results = self.functions
         settings = reload_settings()
-        gateway = Gateway((self.host, self.port),
-                          {"/extract-text": upload.port, "/results/": results.port},
-                          max_body=settings.max_upload_bytes + MULTIPART_OVERHEAD,
-                          health=self.health)
+        gateway = Gateway(
+            (self.host, self.port),
+            {"/extract-text": upload.port, "/results/": results.port},
+            max_body=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+            health=self.health,
+        )
         watcher = Watcher(settings, ocr.url, workers=max(2, os.cpu_count() or 1))
         threading.Thread(target=gateway.serve_forever, name="gateway", daemon=True).start()
         watcher.start()
         return gateway, watcher
 
     def health(self) -> dict[str, object]:
-        alive = {s.name: s.process is not None and s.process.poll() is None
-                 for s in self.functions}
+        alive = {s.name: s.process is not None and s.process.poll() is None for s in self.functions}
         return {"status": "ok" if all(alive.values()) else "degraded", "functions": alive}
 
     def supervise(self) -> None:
@@ -118,9 +132,14 @@ class Stack:
             for spec in self.functions:
                 if spec.process is not None and spec.process.poll() is not None:
                     spec.restarts += 1
-                    log.error("function process died; restarting",
-                              extra={"function": spec.name, "code": spec.process.returncode,
-                                     "restarts": spec.restarts})
+                    log.error(
+                        "function process died; restarting",
+                        extra={
+                            "function": spec.name,
+                            "code": spec.process.returncode,
+                            "restarts": spec.restarts,
+                        },
+                    )
                     self._spawn(spec)
 
     def stop(self) -> None:
@@ -146,13 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(args.data_dir).expanduser().resolve()
     base_url = f"http://{args.host}:{args.port}"
     env = dict(os.environ)
-    env.update({
-        "DATA_DIR": str(data_dir),
-        "STORAGE_BACKEND": "local",
-        "RESULTS_BASE_URL": env.get("RESULTS_BASE_URL") or base_url,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DATA_DIR": str(data_dir),
+            "STORAGE_BACKEND": "local",
+            "RESULTS_BASE_URL": env.get("RESULTS_BASE_URL") or base_url,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     os.environ.update(env)
     settings = reload_settings()
     setup_logging(settings.log_level)
@@ -167,13 +188,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ocr_local: could not start: {exc}", file=sys.stderr)
         stack.stop()
         return 1
-    print(f"""
+    print(
+        f"""
 OCR pipeline running at {base_url}
   inline OCR    curl -F "image=@test_images/hello.jpg" {base_url}/extract-text
   background    cp scan.jpg {data_dir / settings.input_bucket}/
   results       curl {base_url}/results/scan.jpg
 Buckets are folders under {data_dir}. Ctrl-C stops everything.
-""", file=sys.stderr, flush=True)
+""",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         stack.supervise()
     except KeyboardInterrupt:

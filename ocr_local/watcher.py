@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ocr_core.config import Settings
 from ocr_core.events import FINALIZED
@@ -29,7 +29,7 @@ log = get_logger("local.watcher")
 
 def finalized_event(info: ObjectInfo) -> tuple[dict[str, str], bytes]:
     """Headers and body of the CloudEvent Eventarc sends for a finalized object."""
-    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     headers = {
         "ce-specversion": "1.0",
         "ce-id": uuid.uuid4().hex,
@@ -54,8 +54,16 @@ def finalized_event(info: ObjectInfo) -> tuple[dict[str, str], bytes]:
 
 
 class Watcher:
-    def __init__(self, settings: Settings, ocr_url: str, *, interval_s: float = 0.3,
-                 settle_s: float = 0.5, max_age_s: float = 3600.0, workers: int = 2) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        ocr_url: str,
+        *,
+        interval_s: float = 0.3,
+        settle_s: float = 0.5,
+        max_age_s: float = 3600.0,
+        workers: int = 2,
+    ) -> None:
         self.settings = settings
         self.ocr_url = ocr_url
         self.interval_s = interval_s
@@ -80,7 +88,7 @@ class Watcher:
         while not self._stop.is_set():
             try:
                 self.scan()
-            except Exception:  # noqa: BLE001 - one bad scan must not stop local events
+            except Exception:
                 log.exception("scan failed")
             self._stop.wait(self.interval_s)
 
@@ -123,8 +131,9 @@ class Watcher:
         while not self._stop.is_set():
             attempt += 1
             headers, body = finalized_event(info)
-            request = urllib.request.Request(self.ocr_url, data=body, headers=headers,
-                                             method="POST")
+            request = urllib.request.Request(
+                self.ocr_url, data=body, headers=headers, method="POST"
+            )
             try:
                 with urllib.request.urlopen(request, timeout=300) as response:
                     response.read()
@@ -135,11 +144,19 @@ class Watcher:
             except (urllib.error.URLError, OSError) as exc:
                 reason = type(exc).__name__
             if time.monotonic() - started > self.max_age_s:
-                log.error("event dropped after retries",
-                          extra={"object": info.name, "attempts": attempt, "reason": reason})
+                log.error(
+                    "event dropped after retries",
+                    extra={"object": info.name, "attempts": attempt, "reason": reason},
+                )
                 return
-            log.warning("event delivery failed; will retry",
-                        extra={"object": info.name, "attempt": attempt, "reason": reason,
-                               "retry_in_s": delay})
+            log.warning(
+                "event delivery failed; will retry",
+                extra={
+                    "object": info.name,
+                    "attempt": attempt,
+                    "reason": reason,
+                    "retry_in_s": delay,
+                },
+            )
             self._stop.wait(delay)
             delay = min(delay * 2, 30.0)

@@ -20,8 +20,9 @@ PHOTO = ["Meeting at noon", "Room 42 second floor"]
 ROTATED = ["Rotated by the camera", "EXIF says turn me"]
 
 
-def render(lines: list[str], size: int = 44, pad: int = 40, fg: int = 20, bg: int = 255
-           ) -> Image.Image:
+def render(
+    lines: list[str], size: int = 44, pad: int = 40, fg: int = 20, bg: int = 255
+) -> Image.Image:
     font = ImageFont.load_default(size=size)
     widths = [font.getbbox(line)[2] for line in lines]
     line_h = int(size * 1.5)
@@ -36,7 +37,9 @@ def photo_like(lines: list[str]) -> Image.Image:
     """Grey paper, uneven light, a slight tilt, blur and sensor noise: a phone snapshot."""
     rng = random.Random(7)
     page = render(lines, size=48, fg=45, bg=225).convert("RGB")
-    page = page.rotate(2.5, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(200, 196, 188))
+    page = page.rotate(
+        2.5, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(200, 196, 188)
+    )
     w, h = page.size
     light = Image.linear_gradient("L").resize((w, h)).point(lambda v: 200 + v // 5)
     page = Image.composite(page, Image.new("RGB", (w, h), (150, 145, 140)), light)
@@ -62,7 +65,9 @@ def main() -> None:
     render(RECEIPT, size=36).save(OUT / "receipt.png")
     save_gt("receipt", RECEIPT)
 
-    render(INVOICE).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(OUT / "invoice.gif")
+    render(INVOICE).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(
+        OUT / "invoice.gif"
+    )
     save_gt("invoice", INVOICE)
 
     # Pixels stored sideways with EXIF orientation 6 ("rotate 90 CW to view"), as phones do.

@@ -26,8 +26,15 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     """Settings pointing at an empty local data folder for this test only."""
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("STORAGE_BACKEND", "local")
-    for name in ("INPUT_BUCKET", "RESULTS_BUCKET", "RESULTS_PREFIX", "MAX_UPLOAD_BYTES",
-                 "RESULTS_BASE_URL", "OCR_ENGINE", "OCR_LANG"):
+    for name in (
+        "INPUT_BUCKET",
+        "RESULTS_BUCKET",
+        "RESULTS_PREFIX",
+        "MAX_UPLOAD_BYTES",
+        "RESULTS_BASE_URL",
+        "OCR_ENGINE",
+        "OCR_LANG",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield reload_settings()
     monkeypatch.undo()
@@ -35,8 +42,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
 
 
 @pytest.fixture
-def reconfigure(settings: Settings, monkeypatch: pytest.MonkeyPatch
-                ) -> Callable[..., Settings]:
+def reconfigure(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
     """Change environment variables for this test and re-read the settings."""
 
     def apply(**env: str) -> Settings:
@@ -48,8 +54,9 @@ def reconfigure(settings: Settings, monkeypatch: pytest.MonkeyPatch
 
 
 def _client(function: str, target: str) -> Any:
-    app = functions_framework.create_app(target=target,
-                                         source=str(ROOT / "functions" / function / "main.py"))
+    app = functions_framework.create_app(
+        target=target, source=str(ROOT / "functions" / function / "main.py")
+    )
     return app.test_client()
 
 
@@ -98,8 +105,7 @@ def cer(hypothesis: str, truth: str) -> float:
     for i, ca in enumerate(a, 1):
         current = [i]
         for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (ca != cb)))
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         previous = current
     return previous[-1] / max(1, len(b))
 

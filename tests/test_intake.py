@@ -23,8 +23,17 @@ def encode(im: Image.Image, fmt: str, **kw: object) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("fmt, ours", [("JPEG", "jpeg"), ("PNG", "png"), ("GIF", "gif"),
-                                       ("BMP", "bmp"), ("TIFF", "tiff"), ("WEBP", "webp")])
+@pytest.mark.parametrize(
+    "fmt, ours",
+    [
+        ("JPEG", "jpeg"),
+        ("PNG", "png"),
+        ("GIF", "gif"),
+        ("BMP", "bmp"),
+        ("TIFF", "tiff"),
+        ("WEBP", "webp"),
+    ],
+)
 def test_every_accepted_format_is_read_from_its_bytes(fmt: str, ours: str) -> None:
     source = Image.open(io.BytesIO(image_bytes("hello.jpg"))).convert("RGB")
     data = encode(source, fmt)
@@ -41,14 +50,20 @@ def test_format_comes_from_bytes_not_from_the_name() -> None:
         load_image(image_bytes("not_an_image.jpg"), **LIMITS)
 
 
-@pytest.mark.parametrize("data, code", [
-    (b"%PDF-1.7\n1 0 obj\n", "unsupported_format"),
-    (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>', "unsupported_format"),
-    (b"<svg width='10' height='10'></svg>", "unsupported_format"),
-    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "unsupported_format"),
-    (b"hello, world", "not_an_image"),
-    (b"", "empty_file"),
-])
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (b"%PDF-1.7\n1 0 obj\n", "unsupported_format"),
+        (
+            b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>',
+            "unsupported_format",
+        ),
+        (b"<svg width='10' height='10'></svg>", "unsupported_format"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "unsupported_format"),
+        (b"hello, world", "not_an_image"),
+        (b"", "empty_file"),
+    ],
+)
 def test_non_images_get_precise_errors(data: bytes, code: str) -> None:
     with pytest.raises(errors.OcrError) as caught:
         load_image(data, **LIMITS)
@@ -74,10 +89,17 @@ def _png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     chunk = b"IHDR" + ihdr
     idat = zlib.compress(b"\x00" * 64)
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk
-            + struct.pack(">I", zlib.crc32(chunk)) + struct.pack(">I", len(idat)) + b"IDAT"
-            + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
-            + b"\x00\x00\x00\x00IEND\xaeB`\x82")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + struct.pack(">I", len(idat))
+        + b"IDAT"
+        + idat
+        + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+        + b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
 
 
 def test_decompression_bomb_is_refused_before_decoding() -> None:
@@ -107,7 +129,7 @@ def test_exif_orientation_is_applied() -> None:
     assert (image.width, image.height) == (stored.height, stored.width)
 
 
-def test_text_held_in_alpha_is_flattened_onto_white(samples) -> None:  # noqa: ANN001
+def test_text_held_in_alpha_is_flattened_onto_white(samples) -> None:
     image = load_image((samples / "pyt_test_la.png").read_bytes(), **LIMITS)
     lo, hi = image.image.convert("L").getextrema()
     assert (lo, hi) == (0, 255), "alpha-only text must become dark text on a white page"

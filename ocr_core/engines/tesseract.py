@@ -22,8 +22,19 @@ from .base import Block, Box, Line, OcrOutput, Page, Word, mean_confidence
 log = get_logger("engine.tesseract")
 
 # Tesseract's 3-letter codes -> BCP-47 where we know them (Vision reports BCP-47).
-_BCP47 = {"eng": "en", "deu": "de", "fra": "fr", "spa": "es", "ita": "it", "por": "pt",
-          "nld": "nl", "jpn": "ja", "chi_sim": "zh-Hans", "chi_tra": "zh-Hant", "rus": "ru"}
+_BCP47 = {
+    "eng": "en",
+    "deu": "de",
+    "fra": "fr",
+    "spa": "es",
+    "ita": "it",
+    "por": "pt",
+    "nld": "nl",
+    "jpn": "ja",
+    "chi_sim": "zh-Hans",
+    "chi_tra": "zh-Hant",
+    "rus": "ru",
+}
 
 
 def tessdata_dir() -> str:
@@ -50,9 +61,9 @@ class TesseractEngine:
         self._pools: dict[str, queue.LifoQueue[object]] = {}
         self._created: dict[str, int] = {}
         self._lock = threading.Lock()
-        available = set(self.supported_languages())
+        self._languages = self.supported_languages()
         for code in default_lang.split("+"):
-            if code not in available:
+            if code not in self._languages:
                 raise ValueError(
                     f"OCR_LANG {default_lang!r}: no traineddata for {code!r} in {self._datapath}"
                 )
@@ -65,8 +76,11 @@ class TesseractEngine:
             names = os.listdir(self._datapath)
         except OSError:
             return []
-        return sorted(n[: -len(".traineddata")] for n in names
-                      if n.endswith(".traineddata") and n != "osd.traineddata")
+        return sorted(
+            n[: -len(".traineddata")]
+            for n in names
+            if n.endswith(".traineddata") and n != "osd.traineddata"
+        )
 
     @contextmanager
     def _api(self, lang: str) -> Iterator[object]:
@@ -92,10 +106,11 @@ class TesseractEngine:
 
     def recognize(self, image: Image.Image, lang: str | None = None) -> OcrOutput:
         lang = lang or self._default_lang
-        if any(code not in self.supported_languages() for code in lang.split("+")):
+        if any(code not in self._languages for code in lang.split("+")):
+            available = ", ".join(self._languages)
             raise errors.InvalidRequest(
-                f"Language {lang!r} is not installed; available: {', '.join(self.supported_languages())}",
-                available=self.supported_languages(),
+                f"Language {lang!r} is not installed; available: {available}",
+                available=self._languages,
             )
         with self._api(lang) as api:
             api.SetImage(image)  # type: ignore[attr-defined]
@@ -106,8 +121,9 @@ class TesseractEngine:
         page = Page(width=image.width, height=image.height, confidence=confidence, blocks=blocks)
         text = "\n\n".join(b.text for b in blocks)
         primary = lang.split("+")[0]
-        return OcrOutput(text=text, confidence=confidence, language=_BCP47.get(primary, primary),
-                         pages=[page])
+        return OcrOutput(
+            text=text, confidence=confidence, language=_BCP47.get(primary, primary), pages=[page]
+        )
 
     def _read_blocks(self, it: object) -> list[Block]:
         RIL = self._tesserocr.RIL
@@ -120,18 +136,28 @@ class TesseractEngine:
 
         def close_line() -> None:
             if words and line_box is not None:
-                lines.append(Line(text=" ".join(w.text for w in words),
-                                  confidence=mean_confidence([(w.text, w.confidence) for w in words]),
-                                  box=line_box, words=list(words)))
+                lines.append(
+                    Line(
+                        text=" ".join(w.text for w in words),
+                        confidence=mean_confidence([(w.text, w.confidence) for w in words]),
+                        box=line_box,
+                        words=list(words),
+                    )
+                )
             words.clear()
 
         def close_block() -> None:
             close_line()
             if lines and block_box is not None:
                 pairs = [(w.text, w.confidence) for ln in lines for w in ln.words]
-                blocks.append(Block(text="\n".join(ln.text for ln in lines),
-                                    confidence=mean_confidence(pairs), box=block_box,
-                                    lines=list(lines)))
+                blocks.append(
+                    Block(
+                        text="\n".join(ln.text for ln in lines),
+                        confidence=mean_confidence(pairs),
+                        box=block_box,
+                        lines=list(lines),
+                    )
+                )
             lines.clear()
 
         while True:

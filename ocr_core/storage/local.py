@@ -44,9 +44,14 @@ class LocalBucket:
 
     def _info(self, name: str, st: os.stat_result) -> ObjectInfo:
         updated = datetime.fromtimestamp(st.st_mtime, tz=UTC)
-        return ObjectInfo(bucket=self.name, name=name, generation=st.st_mtime_ns,
-                          size=st.st_size, content_type=mimetypes.guess_type(name)[0],
-                          updated=updated.isoformat().replace("+00:00", "Z"))
+        return ObjectInfo(
+            bucket=self.name,
+            name=name,
+            generation=st.st_mtime_ns,
+            size=st.st_size,
+            content_type=mimetypes.guess_type(name)[0],
+            updated=updated.isoformat().replace("+00:00", "Z"),
+        )
 
     def stat(self, name: str) -> ObjectInfo | None:
         try:
@@ -67,12 +72,14 @@ class LocalBucket:
         except OSError as exc:
             raise errors.StorageError(f"Cannot read object {name!r}") from exc
         if max_bytes is not None and len(data) > max_bytes:
-            raise errors.FileTooLarge(f"The object is larger than {max_bytes} bytes",
-                                      limit_bytes=max_bytes)
+            raise errors.FileTooLarge(
+                f"The object is larger than {max_bytes} bytes", limit_bytes=max_bytes
+            )
         return data
 
-    def write(self, name: str, data: bytes, content_type: str,
-              if_generation_match: int | None = None) -> ObjectInfo:
+    def write(
+        self, name: str, data: bytes, content_type: str, if_generation_match: int | None = None
+    ) -> ObjectInfo:
         path = self.path_of(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}"[:255])
@@ -86,8 +93,9 @@ class LocalBucket:
                     current = self.stat(name)
                     current_gen = current.generation if current else 0
                     if current_gen != if_generation_match:
-                        raise PreconditionFailed(f"{name}: generation {current_gen}, "
-                                                 f"expected {if_generation_match}")
+                        raise PreconditionFailed(
+                            f"{name}: generation {current_gen}, expected {if_generation_match}"
+                        )
                 os.replace(tmp, path)
         except OSError as exc:
             raise errors.StorageError(f"Cannot write object {name!r}") from exc
