@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from ocr_core.config import Settings
+from ocr_core.storage.local import generation_of
 
 from .conftest import TEST_IMAGES, finalized_body, finalized_headers, words
 
@@ -19,7 +20,7 @@ def put(settings: Settings, name: str, source: str = "hello.jpg") -> int:
     path = settings.data_dir / settings.input_bucket / name
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(TEST_IMAGES / source, path)
-    return path.stat().st_mtime_ns
+    return generation_of(path.stat())
 
 
 def result(settings: Settings, name: str) -> dict | None:
@@ -107,11 +108,11 @@ def test_duplicate_events_run_once(ocr_client, settings) -> None:
 
 def test_older_generation_never_overwrites_a_newer_result(ocr_client, settings) -> None:
     put(settings, "page.jpg", "hello.jpg")
-    old_gen = (settings.data_dir / settings.input_bucket / "page.jpg").stat().st_mtime_ns
+    old_gen = generation_of((settings.data_dir / settings.input_bucket / "page.jpg").stat())
     path = settings.data_dir / settings.input_bucket / "page.jpg"
     shutil.copyfile(TEST_IMAGES / "invoice.gif", path)
     os.utime(path, ns=(old_gen + 10**9, old_gen + 10**9))
-    new_gen = path.stat().st_mtime_ns
+    new_gen = generation_of(path.stat())
     deliver(ocr_client, settings, "page.jpg", new_gen, "new")
     assert deliver(ocr_client, settings, "page.jpg", old_gen, "old").status_code == 200
     doc = result(settings, "page.jpg")
@@ -151,7 +152,7 @@ def test_one_bucket_for_both_results_live_under_a_prefix_that_is_ignored(
     stored = settings.data_dir / "ocr-input" / "_results" / "one.jpg.json"
     assert stored.is_file()
     # The result's own finalize event must not start another OCR run.
-    result_gen = stored.stat().st_mtime_ns
+    result_gen = generation_of(stored.stat())
     deliver(ocr_client, settings, "_results/one.jpg.json", result_gen)
     assert not (settings.data_dir / "ocr-input" / "_results" / "_results").exists()
 

@@ -2,7 +2,9 @@
 
 Writes are atomic (a temporary file in the same folder, then ``os.replace``), so a reader
 or the local event watcher never sees half a file written by us. The generation of an
-object is its modification time in nanoseconds, which changes on every rewrite.
+object is ``generation_of(stat)``: the later of its modification and change times in
+nanoseconds. The change time matters because ``mv`` and ``cp -p`` keep an old modification
+time, and a replaced file must never look older than the one it replaced.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from ..names import validate_object_name
 from .base import ObjectInfo, PreconditionFailed
 
 TEMP_PREFIX = ".ocrtmp-"
+
+
+def generation_of(st: os.stat_result) -> int:
+    return max(st.st_mtime_ns, st.st_ctime_ns)
 
 
 def is_temp_name(name: str) -> bool:
@@ -47,7 +53,7 @@ class LocalBucket:
         return ObjectInfo(
             bucket=self.name,
             name=name,
-            generation=st.st_mtime_ns,
+            generation=generation_of(st),
             size=st.st_size,
             content_type=mimetypes.guess_type(name)[0],
             updated=updated.isoformat().replace("+00:00", "Z"),
