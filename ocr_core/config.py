@@ -9,6 +9,7 @@ from pathlib import Path
 
 MIB = 1024 * 1024
 STORAGE_BACKENDS = ("local",)
+TASK_QUEUES = ("local", "pubsub")
 
 
 def _int(name: str, default: int) -> int:
@@ -44,6 +45,16 @@ class Settings:
     engine_threads: int = 0  # 0: one engine instance per core
     results_base_url: str = ""
     log_level: str = "INFO"
+    # Multi-page documents (PDF, multi-page TIFF) and long-running operations.
+    max_document_bytes: int = 100 * MIB
+    max_document_pages: int = 2000
+    document_shard_pages: int = 20
+    pdf_render_dpi: int = 300
+    document_page_max_pixels: int = 12_000_000
+    pdf_use_text_layer: bool = True
+    task_queue: str = "local"
+    tasks_topic: str = ""
+    max_operation_objects: int = 500
 
     @property
     def engine_pool_size(self) -> int:
@@ -84,7 +95,35 @@ def _load() -> Settings:
         engine_threads=_int("ENGINE_THREADS", Settings.engine_threads),
         results_base_url=_str("RESULTS_BASE_URL", "").rstrip("/"),
         log_level=_str("LOG_LEVEL", Settings.log_level).upper(),
+        **_document_settings(),
     )
+
+
+def _document_settings() -> dict[str, object]:
+    queue = _str("TASK_QUEUE", Settings.task_queue).lower()
+    if queue not in TASK_QUEUES:
+        raise ValueError(f"TASK_QUEUE must be one of {TASK_QUEUES}, got {queue!r}")
+    topic = _str("TASKS_TOPIC", "")
+    if queue == "pubsub" and not topic.startswith("projects/"):
+        raise ValueError("TASK_QUEUE=pubsub needs TASKS_TOPIC=projects/<project>/topics/<topic>")
+    use_text = _str("PDF_USE_TEXT_LAYER", "true").lower()
+    if use_text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"PDF_USE_TEXT_LAYER must be true or false, got {use_text!r}")
+    return {
+        "max_document_bytes": _int("MAX_DOCUMENT_BYTES", Settings.max_document_bytes),
+        "max_document_pages": _int("MAX_DOCUMENT_PAGES", Settings.max_document_pages),
+        "document_shard_pages": max(1, _int("DOCUMENT_SHARD_PAGES", Settings.document_shard_pages)),
+        "pdf_render_dpi": max(36, _int("PDF_RENDER_DPI", Settings.pdf_render_dpi)),
+        "document_page_max_pixels": _int(
+            "DOCUMENT_PAGE_MAX_PIXELS", Settings.document_page_max_pixels
+        ),
+        "pdf_use_text_layer": use_text in ("true", "1", "yes"),
+        "task_queue": queue,
+        "tasks_topic": topic,
+        "max_operation_objects": max(
+            1, _int("MAX_OPERATION_OBJECTS", Settings.max_operation_objects)
+        ),
+    }
 
 
 @functools.lru_cache(maxsize=1)

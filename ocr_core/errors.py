@@ -86,6 +86,37 @@ class ResultFailed(OcrError):
     code, status = "ocr_failed", 422
 
 
+class TooManyPages(OcrError):
+    code, status = "too_many_pages", 413
+
+
+class EncryptedDocument(OcrError):
+    code, status = "encrypted_document", 422
+
+
+class CorruptDocument(OcrError):
+    code, status = "corrupt_document", 422
+
+
+class ObjectReplaced(OcrError):
+    """The object was overwritten while its pages were being read: its new version has its
+    own operation."""
+
+    code, status = "object_replaced", 409
+
+
+class Cancelled(OcrError):
+    code, status = "cancelled", 409
+
+
+class OperationFinished(OcrError):
+    code, status = "operation_finished", 409
+
+
+class TooManyObjects(OcrError):
+    code, status = "too_many_objects", 400
+
+
 class TransientError(OcrError):
     """Storage or engine trouble that may pass: the event path raises it so the platform retries."""
 

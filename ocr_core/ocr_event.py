@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from .config import get_settings
+from .document_jobs import run_task
 from .events import EventError, parse_cloud_event
 from .logs import get_logger, log_context, setup_logging
 from .pipeline import Outcome, process_object
+from .tasks import parse_task
 
 log = get_logger("ocr")
 
@@ -17,6 +19,9 @@ def handle(cloud_event: Any) -> Outcome | None:
     setup_logging(get_settings().log_level)
     with log_context(event_id=str(cloud_event["id"]), event_type=cloud_event["type"]):
         try:
+            task = parse_task(cloud_event)
+            if task is not None:  # a page-range task of an operation (document_jobs)
+                return Outcome("task", task.operation, {"ran": run_task(task)})
             event = parse_cloud_event(cloud_event)
         except EventError as exc:
             # Malformed deliveries cannot succeed later: acknowledge them, loudly.

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import errors
 from .config import get_settings
+from .documents import document_kind
 from .engines import get_engine
 from .intake import load_image
 from .logs import get_logger
@@ -52,7 +53,7 @@ def extract(
 class Outcome:
     """What ``process_object`` did, for logs and tests."""
 
-    action: str  # "written", "failed", "duplicate", "stale", "ignored", "missing"
+    action: str  # "written", "failed", "duplicate", "stale", "ignored", "missing", "document"
     result_name: str | None = None
     document: dict[str, Any] | None = None
 
@@ -131,7 +132,15 @@ def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outc
     obj = object_ref(bucket_name, name, generation)
     started = time.perf_counter()
     try:
-        data = source.read(name, max_bytes=settings.max_upload_bytes)
+        data = source.read(
+            name, max_bytes=max(settings.max_upload_bytes, settings.max_document_bytes)
+        )
+        if document_kind(data) is not None:
+            # PDF or multi-page TIFF: an operation takes it page by page (document_jobs).
+            from .document_jobs import start_for_object  # imports us
+
+            start_for_object(bucket_name, name, generation, data)
+            return Outcome("document", result_name)
         document = extract(data, obj=obj)
         action = "written"
     except errors.NotFound:

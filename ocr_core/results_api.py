@@ -9,6 +9,7 @@ import flask
 from . import errors
 from .config import get_settings
 from .names import validate_object_name
+from .operations import progress_for_object
 from .storage import open_bucket
 from .web import guarded, json_response, require_method
 
@@ -46,6 +47,8 @@ def handle(request: flask.Request) -> flask.Response:
                 "status": "pending",
                 "object": name,
                 "generation": str(current.generation),
+                # Documents (PDF, multi-page TIFF): the operation and its pages done so far.
+                **progress_for_object(settings.input_bucket, name, current.generation),
             },
             202,
             {"Retry-After": "2", "Cache-Control": "no-store"},

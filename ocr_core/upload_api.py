@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import flask
 
-from . import errors
+from . import errors, operations_api
 from .config import get_settings
 from .intake import load_image
 from .names import safe_upload_name
@@ -36,6 +36,8 @@ def handle(request: flask.Request) -> flask.Response:
     path = request.path.rstrip("/") or "/"
     if path == "/healthz":
         return json_response({"status": "ok"})
+    if operations_api.owns(path):
+        return operations_api.handle(request)
     if path != "/extract-text":
         raise errors.NotFound(f"No route {request.path!r}; POST images to /extract-text")
     require_method(request, "POST")

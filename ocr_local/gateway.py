@@ -84,6 +84,10 @@ class _Handler(BaseHTTPRequestHandler):
                         "POST /extract-text": "OCR an image now (multipart field 'image'); "
                         "?mode=async stores it for background OCR",
                         "GET /results/<object name>": "the result document of an object",
+                        "POST /operations": "start a batch over objects or a prefix "
+                        '({"objects": [...]} or {"prefix": "..."})',
+                        "GET /operations[/<id>]": "list operations, or one with its progress",
+                        "POST /operations/<id>:cancel": "cancel an operation",
                     },
                 },
             )

@@ -23,9 +23,11 @@ from pathlib import Path
 
 from ocr_core.config import reload_settings
 from ocr_core.logs import get_logger, setup_logging
+from ocr_core.tasks import local_queue_folder
 from ocr_core.web import MULTIPART_OVERHEAD
 
 from .gateway import Gateway
+from .task_pusher import TaskPusher, http_deliver
 from .watcher import Watcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +75,7 @@ class Stack:
             FunctionSpec("results", "get_result"),
         ]
         self._stopping = threading.Event()
+        self.pusher: TaskPusher | None = None
 
     def _spawn(self, spec: FunctionSpec) -> None:
         spec.port = spec.port or free_port()
@@ -113,13 +116,18 @@ class Stack:
         settings = reload_settings()
         gateway = Gateway(
             (self.host, self.port),
-            {"/extract-text": upload.port, "/results/": results.port},
+            {"/extract-text": upload.port, "/results/": results.port, "/operations": upload.port},
             max_body=settings.max_upload_bytes + MULTIPART_OVERHEAD,
             health=self.health,
         )
         watcher = Watcher(settings, ocr.url, workers=max(2, os.cpu_count() or 1))
         threading.Thread(target=gateway.serve_forever, name="gateway", daemon=True).start()
         watcher.start()
+        # Operation tasks (document pages) reach the OCR function as Pub/Sub pushes would.
+        self.pusher = TaskPusher(
+            local_queue_folder(settings), http_deliver(ocr.url), workers=max(2, os.cpu_count() or 1)
+        )
+        self.pusher.start()
         return gateway, watcher
 
     def health(self) -> dict[str, object]:
@@ -144,6 +152,8 @@ class Stack:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.pusher is not None:
+            self.pusher.stop()
         for spec in self.functions:
             if spec.process is not None and spec.process.poll() is None:
                 spec.process.terminate()
@@ -194,6 +204,7 @@ OCR pipeline running at {base_url}
   inline OCR    curl -F "image=@test_images/hello.jpg" {base_url}/extract-text
   background    cp scan.jpg {data_dir / settings.input_bucket}/
   results       curl {base_url}/results/scan.jpg
+  operations    curl {base_url}/operations
 Buckets are folders under {data_dir}. Ctrl-C stops everything.
 """,
         file=sys.stderr,

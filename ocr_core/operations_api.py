@@ -1,0 +1,167 @@
+"""The operations routes, served by the upload function (it may write the results bucket
+and publish tasks; the results function stays read-only):
+
+* ``POST /operations`` with ``{"objects": [...]}`` or ``{"prefix": "..."}``: start a batch;
+* ``GET /operations?page_size=&page_token=``: list, oldest first;
+* ``GET /operations/<id>``: one operation;
+* ``POST /operations/<id>:cancel``: cancel it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+from urllib.parse import quote
+
+import flask
+
+from . import errors, operations
+from .config import get_settings
+from .document_jobs import start_batch, write_cancelled_results
+from .names import validate_object_name
+from .storage import open_bucket
+from .storage.local import is_temp_name
+from .web import json_response, require_method
+
+PREFIX = "/operations"
+MAX_BODY = 256 * 1024
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
+
+
+def owns(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def handle(request: flask.Request) -> flask.Response:
+    """Route one request under /operations; errors are raised for ``web.guarded``."""
+    rest = request.path[len(PREFIX) :].strip("/")
+    if not rest:
+        require_method(request, "GET", "POST")
+        return _list(request) if request.method == "GET" else _start(request)
+    if rest.endswith(":cancel"):
+        require_method(request, "POST")
+        op_id = operations.validate_id(rest[: -len(":cancel")])
+        op, stopped = operations.cancel(op_id)
+        write_cancelled_results(op, stopped)
+        return json_response(_render(request, op))
+    require_method(request, "GET", "HEAD")
+    op = operations.require(rest)
+    return json_response(_render(request, op), headers=_no_store(op))
+
+
+def _no_store(op: dict[str, Any]) -> dict[str, str]:
+    return {} if op["done"] else {"Cache-Control": "no-store", "Retry-After": "2"}
+
+
+def _render(request: flask.Request, op: dict[str, Any]) -> dict[str, Any]:
+    """The stored operation plus each document's ``results_url``."""
+    base = get_settings().results_base_url or request.host_url.rstrip("/")
+    body = copy.deepcopy(op)
+    for doc in body["metadata"]["documents"]:
+        doc["results_url"] = f"{base}/results/{quote(doc['object']['name'])}"
+    return body
+
+
+def _list(request: flask.Request) -> flask.Response:
+    raw_size = request.args.get("page_size", str(DEFAULT_PAGE_SIZE))
+    if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+        raise errors.InvalidRequest(
+            f"page_size must be a number from 1 to {MAX_PAGE_SIZE}", parameter="page_size"
+        )
+    ops, token = operations.list_page(int(raw_size), request.args.get("page_token") or None)
+    body: dict[str, Any] = {"operations": [_render(request, op) for op in ops]}
+    if token:
+        body["next_page_token"] = token
+    return json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def _start(request: flask.Request) -> flask.Response:
+    spec = _json_body(request)
+    objects, prefix = spec.get("objects"), spec.get("prefix")
+    if (objects is None) == (prefix is None):
+        raise errors.InvalidRequest(
+            'Send either {"objects": ["name", ...]} or {"prefix": "folder/"}'
+        )
+    settings = get_settings()
+    source = open_bucket(settings.input_bucket)
+    limit = settings.max_operation_objects
+    if objects is not None:
+        if (
+            not isinstance(objects, list)
+            or not objects
+            or not all(isinstance(n, str) for n in objects)
+        ):
+            raise errors.InvalidRequest("objects must be a non-empty list of object names")
+        names = list(dict.fromkeys(validate_object_name(n) for n in objects))
+        if len(names) > limit:
+            raise _too_many(len(names), limit)
+        found, missing = [], []
+        for name in names:
+            info = None if _is_reserved(name) else source.stat(name)
+            if info is None:
+                missing.append(name)
+            else:
+                found.append((settings.input_bucket, name, info.generation))
+        if missing:
+            raise errors.NotFound(
+                f"{len(missing)} object(s) not found in the input bucket", missing=missing[:20]
+            )
+        request_echo: dict[str, Any] = {"objects": names}
+    else:
+        if not isinstance(prefix, str) or len(prefix.encode()) > 1024:
+            raise errors.InvalidRequest("prefix must be a string of at most 1024 bytes")
+        if prefix:
+            validate_object_name(prefix.rstrip("/") or "x")
+        found = []
+        for info in source.list(prefix):
+            if _is_reserved(info.name) or info.name.endswith("/"):
+                continue
+            if len(found) == limit:
+                raise _too_many(limit + 1, limit, prefix=prefix)
+            found.append((settings.input_bucket, info.name, info.generation))
+        if not found:
+            raise errors.NotFound(f"No object under the prefix {prefix!r}", prefix=prefix)
+        request_echo = {"prefix": prefix}
+    op = start_batch(found, request_echo)
+    body = _render(request, op)
+    location = f"{request.host_url.rstrip('/')}/{op['name']}"
+    return json_response(body, 202, {"Location": location, "Cache-Control": "no-store"})
+
+
+def _is_reserved(name: str) -> bool:
+    settings = get_settings()
+    if is_temp_name(name):
+        return True
+    return settings.results_bucket_is_input and name.startswith(settings.results_prefix)
+
+
+def _too_many(count: int, limit: int, **details: object) -> errors.OcrError:
+    what = f"more than {limit}" if "prefix" in details else str(count)
+    return errors.TooManyObjects(
+        f"The batch has {what} objects; the limit is {limit} per operation (MAX_OPERATION_OBJECTS)",
+        limit=limit,
+        **details,
+    )
+
+
+def _json_body(request: flask.Request) -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise errors.InvalidRequest(
+            "Send a JSON body with Content-Type: application/json", parameter="body"
+        )
+    too_large = errors.FileTooLarge(
+        f"The request body is over {MAX_BODY} bytes", limit_bytes=MAX_BODY
+    )
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise too_large
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise too_large
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise errors.InvalidRequest("The request body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise errors.InvalidRequest("The request body must be a JSON object")
+    return body

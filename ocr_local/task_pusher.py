@@ -1,0 +1,178 @@
+"""Local Pub/Sub for operation tasks: the laptop's push subscription.
+
+The functions queue tasks as files in ``DATA_DIR/.queue/ocr-tasks/`` (``ocr_core.tasks``).
+This pusher delivers each to the OCR function as a Pub/Sub push (the JSON envelope a push
+subscription POSTs), several at a time, and deletes a file only once the function
+acknowledged it (2xx). A failed delivery is retried with backoff; a task in flight when
+the stack dies is still a file, so it is delivered again after a restart: that is how a
+document resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ocr_core.logs import get_logger
+from ocr_core.tasks import ATTRIBUTE
+
+log = get_logger("local.tasks")
+
+SUBSCRIPTION = "projects/local/subscriptions/ocr-tasks-push"
+
+#: Delivers one push envelope; returns normally when acknowledged, raises otherwise.
+Deliver = Callable[[dict[str, Any]], None]
+
+
+def push_envelope(path: Path) -> dict[str, Any]:
+    """What a Pub/Sub push subscription POSTs for the task stored in ``path``."""
+    data = path.read_bytes()
+    kind = json.loads(data).get("kind", "")
+    published = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    return {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": {ATTRIBUTE: kind},
+            "messageId": path.stem,
+            "publishTime": published.isoformat().replace("+00:00", "Z"),
+        },
+        "subscription": SUBSCRIPTION,
+    }
+
+
+def http_deliver(url: str, timeout_s: float = 900) -> Deliver:
+    def deliver(envelope: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(envelope).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            response.read()
+
+    return deliver
+
+
+def pending(folder: Path) -> list[Path]:
+    """Queued task files, oldest first (names start with the publish time)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix == ".json" and not p.name.startswith("."))
+
+
+def drain(folder: Path, deliver: Deliver, max_rounds: int = 1000) -> int:
+    """Deliver queued tasks one by one until the queue is empty (tests, tools); tasks
+    queued by a delivery are delivered too. Returns how many were delivered."""
+    count = 0
+    for _ in range(max_rounds):
+        files = pending(folder)
+        if not files:
+            return count
+        for path in files:
+            deliver(push_envelope(path))
+            path.unlink(missing_ok=True)
+            count += 1
+    raise RuntimeError(f"task queue {folder} did not drain in {max_rounds} rounds")
+
+
+class TaskPusher:
+    def __init__(
+        self,
+        folder: Path,
+        deliver: Deliver,
+        *,
+        workers: int = 2,
+        interval_s: float = 0.2,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.folder = folder
+        self.deliver = deliver
+        self.workers = workers
+        self.interval_s = interval_s
+        self.max_backoff_s = max_backoff_s
+        self._in_flight: set[str] = set()
+        self._guard = threading.Lock()
+        self._slots = threading.Semaphore(workers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="task-pusher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.scan()
+            except Exception:
+                log.exception("task scan failed")
+            self._stop.wait(self.interval_s)
+
+    def scan(self) -> None:
+        for path in pending(self.folder):
+            with self._guard:
+                if path.name in self._in_flight:
+                    continue
+            # Oldest first, at most ``workers`` at a time: a document's plan runs before
+            # its pages, and pages run in order.
+            while not self._slots.acquire(timeout=0.5):
+                if self._stop.is_set():
+                    return
+            with self._guard:
+                self._in_flight.add(path.name)
+            self._pool.submit(self._push, path)
+
+    def _push(self, path: Path) -> None:
+        delay = 0.5
+        attempt = 0
+        try:
+            while not self._stop.is_set():
+                attempt += 1
+                try:
+                    envelope = push_envelope(path)
+                except FileNotFoundError:
+                    return
+                try:
+                    self.deliver(envelope)
+                    path.unlink(missing_ok=True)
+                    return
+                except (urllib.error.URLError, OSError, RuntimeError) as exc:
+                    reason = str(getattr(exc, "code", "")) or type(exc).__name__
+                log.warning(
+                    "task delivery failed; will retry",
+                    extra={"task": path.name, "attempt": attempt, "reason": reason},
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+        finally:
+            with self._guard:
+                self._in_flight.discard(path.name)
+            self._slots.release()
+
+    def idle(self) -> bool:
+        with self._guard:
+            return not self._in_flight and not pending(self.folder)
+
+
+def wait_idle(pusher: TaskPusher, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pusher.idle():
+            return True
+        time.sleep(0.05)
+    return False
