@@ -16,7 +16,7 @@ from ocr_core.config import Settings
 from ocr_core.tasks import local_queue_folder
 from ocr_local.task_pusher import drain, pending, push_envelope
 
-from .conftest import finalized_body, finalized_headers, words
+from .conftest import TEST_IMAGES, finalized_body, finalized_headers, words
 from .documents import (
     WORDS,
     broken_pdf,
@@ -116,7 +116,8 @@ def test_pdf_in_the_bucket_is_ocred_page_by_page_into_shards(
         assert_page_text(page, number)
         assert page["source"] == "ocr" and 0 < page["confidence"] <= 1
     # The full text holds every page in order, pages separated by a form feed.
-    assert [words(t)[:2] for t in doc["text"].split("\f")] == [["page", str(n)] for n in range(1, 6)]
+    heads = [words(t)[:2] for t in doc["text"].split("\f")]
+    assert heads == [["page", str(n)] for n in range(1, 6)]
     assert 0 < doc["confidence"] <= 1 and doc["word_count"] >= 5 * 4
 
     shard_dir = results_path(settings, "scans/contract.pdf.shards")
@@ -245,9 +246,7 @@ def test_progress_and_resume_without_redoing_finished_shards(
     assert (shard.stat().st_mtime_ns, shard.read_bytes()) == before
     doc = stored(settings, "long.pdf.json")
     assert [p["page_number"] for p in doc["pages"]] == [1, 2, 3, 4, 5]
-    assert upload_client.get(f"/operations/{op_id}").json["metadata"]["progress"][
-        "pages_done"
-    ] == 5
+    assert upload_client.get(f"/operations/{op_id}").json["metadata"]["progress"]["pages_done"] == 5
 
 
 def test_batch_over_objects_and_prefix(ocr_client, upload_client, results_client, settings) -> None:
@@ -271,7 +270,7 @@ def test_batch_over_objects_and_prefix(ocr_client, upload_client, results_client
     assert results_client.get("/results/batch/c.pdf").json["pages"][0]["source"] == "text_layer"
 
     # A batch over objects already done reuses their results; a plain image is one page.
-    put(settings, "hello.jpg", (Path(__file__).parent.parent / "test_images/hello.jpg").read_bytes())
+    put(settings, "hello.jpg", (TEST_IMAGES / "hello.jpg").read_bytes())
     again = upload_client.post("/operations", json={"objects": ["batch/a.pdf", "hello.jpg"]})
     assert again.status_code == 202
     a_result = results_path(settings, "batch/a.pdf.json")
