@@ -431,11 +431,15 @@ def write_cancelled_results(op: dict[str, Any], docs: list[dict[str, Any]]) -> N
             obj=doc["object"],
         )
         body["operation"] = op["name"]
-        _write_result(results, doc, body)
+        # Never over a result another operation already made for this version.
+        _write_result(results, doc, body, keep_same_generation=True)
 
 
-def _write_result(results: Bucket, doc: dict[str, Any], body: dict[str, Any]) -> None:
-    """Store a document-level result unless one for a newer generation is already there."""
+def _write_result(
+    results: Bucket, doc: dict[str, Any], body: dict[str, Any], keep_same_generation: bool = False
+) -> None:
+    """Store a document-level result unless one for a newer generation (or, with
+    ``keep_same_generation``, for this one) is already there."""
     name = doc["result"]["name"]
     generation = int(doc["object"]["generation"])
     for _ in range(5):
@@ -445,7 +449,9 @@ def _write_result(results: Bucket, doc: dict[str, Any], body: dict[str, Any]) ->
             stored = int((existing or {})["object"]["generation"])
         except (KeyError, TypeError, ValueError):
             stored = None
-        if stored is not None and stored > generation:
+        if stored is not None and (
+            stored > generation or (keep_same_generation and stored == generation)
+        ):
             return
         payload = json.dumps(body, ensure_ascii=False).encode()
         try:

@@ -18,6 +18,11 @@ RECEIPT = ["CORNER CAFE", "Espresso 2.50", "Croissant 3.20", "TOTAL 5.70", "Than
 INVOICE = ["INVOICE 2048", "Due date March 14", "Amount due 1250 EUR"]
 PHOTO = ["Meeting at noon", "Room 42 second floor"]
 ROTATED = ["Rotated by the camera", "EXIF says turn me"]
+CONTRACT = [
+    ["SERVICE AGREEMENT", "Page 1 of 3", "The parties agree as follows"],
+    ["Payment terms", "Page 2 of 3", "Invoices are due in 30 days"],
+    ["Signatures", "Page 3 of 3", "Signed in Lisbon"],
+]
 
 
 def render(
@@ -85,6 +90,16 @@ def main() -> None:
     save_gt("blank", [])
 
     (OUT / "not_an_image.jpg").write_text("This is a plain text file with a .jpg name.\n")
+    documents()
+
+
+def documents() -> None:
+    """A scanned three-page contract: an image-only PDF (no text layer). Its ground truth
+    separates pages with a form feed, as the document result's text does."""
+    pages = [render(lines).convert("RGB") for lines in CONTRACT]
+    # At 300 DPI PDFium renders each page back at the image's own size.
+    pages[0].save(OUT / "contract.pdf", save_all=True, append_images=pages[1:], resolution=300)
+    (OUT / "contract.gt.txt").write_text("\f".join("\n".join(p) for p in CONTRACT) + "\n")
 
 
 if __name__ == "__main__":

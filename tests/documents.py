@@ -18,9 +18,14 @@ def page_lines(number: int) -> list[str]:
     return [f"Page {number}", f"The {WORDS[(number - 1) % len(WORDS)]} section"]
 
 
-def page_image(number: int, size: int = 40) -> Image.Image:
+FILLER = "the quick brown fox jumps over the lazy dog while the band plays on"
+
+
+def page_image(number: int, size: int = 40, filler: int = 0) -> Image.Image:
+    """A page with its two lines, plus ``filler`` lines of prose for a page that takes the
+    engine a while (the crash tests need pages that are not done in a blink)."""
     font = ImageFont.load_default(size=size)
-    lines = page_lines(number)
+    lines = page_lines(number) + [FILLER] * filler
     width = max(int(font.getbbox(line)[2]) for line in lines) + 80
     line_h = int(size * 1.5)
     im = Image.new("L", (width, line_h * len(lines) + 80), 255)
@@ -30,10 +35,10 @@ def page_image(number: int, size: int = 40) -> Image.Image:
     return im
 
 
-def image_pdf(pages: int, resolution: float = 300.0) -> bytes:
+def image_pdf(pages: int, resolution: float = 300.0, filler: int = 0) -> bytes:
     """A scanned-looking PDF: one image per page, no text layer. At ``resolution`` DPI the
     page renders back at the image's own pixel size."""
-    images = [page_image(n).convert("RGB") for n in range(1, pages + 1)]
+    images = [page_image(n, filler=filler).convert("RGB") for n in range(1, pages + 1)]
     out = io.BytesIO()
     images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=resolution)
     return out.getvalue()
