@@ -235,6 +235,9 @@ def run_pages(task: Task) -> str:
     if found is None:
         return "unknown"
     op, doc = found
+    if doc["state"] == QUEUED and not op["done"]:
+        # Page tasks are queued a moment before their plan is recorded: come back later.
+        raise errors.TransientError("The document's plan is not recorded yet; retry")
     if op["done"] or doc["state"] != RUNNING:
         return "skipped"  # cancelled, failed or finished meanwhile: nothing left to do
     settings = get_settings()

@@ -21,7 +21,7 @@ def handle(cloud_event: Any) -> Outcome | None:
         try:
             task = parse_task(cloud_event)
             if task is not None:  # a page-range task of an operation (document_jobs)
-                return Outcome("task", task.operation, {"ran": run_task(task)})
+                return Outcome(f"task:{run_task(task)}")
             event = parse_cloud_event(cloud_event)
         except EventError as exc:
             # Malformed deliveries cannot succeed later: acknowledge them, loudly.

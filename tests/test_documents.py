@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ocr_core.config import Settings
-from ocr_core.tasks import local_queue_folder
+from ocr_core.tasks import Task, local_queue_folder, publish
 from ocr_local.task_pusher import drain, pending, push_envelope
 
 from .conftest import TEST_IMAGES, finalized_body, finalized_headers, words
@@ -364,3 +364,43 @@ def test_operation_routes_errors(upload_client, reconfigure) -> None:
     assert upload_client.delete("/operations").status_code == 405
     not_json = upload_client.post("/operations", data="objects=a", content_type="text/plain")
     assert not_json.status_code == 400
+
+
+def test_one_bucket_for_both_keeps_shards_and_operations_under_the_results_prefix(
+    ocr_client, reconfigure
+) -> None:
+    settings = reconfigure(RESULTS_BUCKET="ocr-input", INPUT_BUCKET="ocr-input")
+    drop(ocr_client, settings, "doc.pdf", image_pdf(2))
+    run_queue(ocr_client, settings)
+    root = settings.data_dir / "ocr-input"
+    assert (root / "_results" / "doc.pdf.json").is_file()
+    shard = root / "_results" / "doc.pdf.shards" / "output-0001-to-0002.json"
+    assert shard.is_file()
+    assert len(list((root / "_results" / "_operations").glob("*.json"))) == 1
+    # Their own finalize events start nothing.
+    for name in ("_results/doc.pdf.shards/output-0001-to-0002.json", "_results/doc.pdf.json"):
+        response = ocr_client.post(
+            "/",
+            data=finalized_body("ocr-input", name, (root / name).stat().st_mtime_ns),
+            headers=finalized_headers("ocr-input", name),
+        )
+        assert response.status_code == 200
+    assert not (root / "_results" / "_results").exists()
+    assert len(list((root / "_results" / "_operations").glob("*.json"))) == 1
+
+
+def test_a_page_task_that_overtakes_its_plan_is_retried_not_lost(
+    ocr_client, upload_client, reconfigure
+) -> None:
+    settings = reconfigure(DOCUMENT_SHARD_PAGES="1")
+    put(settings, "race.pdf", image_pdf(2))
+    op = upload_client.post("/operations", json={"objects": ["race.pdf"]}).json
+    op_id = op["name"].split("/", 1)[1]
+    # Pub/Sub does not keep order: page 2's task may come before the plan is recorded.
+    publish([Task("pages", op_id, 0, 2, 2)])
+    early = pending(local_queue_folder(settings))[-1]
+    assert ocr_client.post("/", json=push_envelope(early)).status_code == 500  # nack: redeliver
+    run_queue(ocr_client, settings)
+    doc = stored(settings, "race.pdf.json")
+    assert [p["page_number"] for p in doc["pages"]] == [1, 2]
+    assert upload_client.get(f"/{op['name']}").json["metadata"]["state"] == "done"
