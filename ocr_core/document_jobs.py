@@ -32,6 +32,7 @@ from .documents import (
 )
 from .engines import get_engine
 from .logs import get_logger, log_context
+from .names import MAX_NAME_BYTES
 from .operations import CANCELLED, DONE, FAILED, QUEUED, RUNNING, TERMINAL
 from .results import SCHEMA_VERSION, failed_document, utc_now
 from .storage import Bucket, PreconditionFailed, open_bucket
@@ -133,6 +134,12 @@ def plan(task: Task, data: bytes | None = None) -> str:
         with open_document(data, kind) as document:
             page_count = document.page_count
             sha256, size = document.sha256, document.size_bytes
+        longest = shard_name(settings, obj["name"], page_count, page_count, page_count)
+        if len(longest.encode()) > MAX_NAME_BYTES:
+            raise errors.InvalidObjectName(
+                f"The object name is too long to name its result shards ({MAX_NAME_BYTES} "
+                "bytes at most, shard suffix included)"
+            )
     except errors.OcrError as exc:
         if not exc.permanent:
             raise

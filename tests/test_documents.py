@@ -404,3 +404,11 @@ def test_a_page_task_that_overtakes_its_plan_is_retried_not_lost(
     doc = stored(settings, "race.pdf.json")
     assert [p["page_number"] for p in doc["pages"]] == [1, 2]
     assert upload_client.get(f"/{op['name']}").json["metadata"]["state"] == "done"
+
+
+def test_a_name_too_long_for_its_shards_fails_cleanly(ocr_client, results_client, settings) -> None:
+    name = "/".join(["d" * 200] * 5) + ".pdf"  # valid; its shard names would pass 1,024 bytes
+    drop(ocr_client, settings, name, image_pdf(1))
+    assert run_queue(ocr_client, settings) == 0
+    doc = stored(settings, f"{name}.json")
+    assert doc["status"] == "failed" and doc["error"]["code"] == "invalid_object_name"
