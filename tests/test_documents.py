@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ocr_core.config import Settings
+from ocr_core.storage.local import generation_of
 from ocr_core.tasks import Task, local_queue_folder, publish
 from ocr_local.task_pusher import drain, pending, push_envelope
 
@@ -31,7 +32,7 @@ def put(settings: Settings, name: str, data: bytes) -> int:
     path = settings.data_dir / settings.input_bucket / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return path.stat().st_mtime_ns
+    return generation_of(path.stat())
 
 
 def results_path(settings: Settings, name: str) -> Path:
@@ -381,7 +382,7 @@ def test_one_bucket_for_both_keeps_shards_and_operations_under_the_results_prefi
     for name in ("_results/doc.pdf.shards/output-0001-to-0002.json", "_results/doc.pdf.json"):
         response = ocr_client.post(
             "/",
-            data=finalized_body("ocr-input", name, (root / name).stat().st_mtime_ns),
+            data=finalized_body("ocr-input", name, generation_of((root / name).stat())),
             headers=finalized_headers("ocr-input", name),
         )
         assert response.status_code == 200

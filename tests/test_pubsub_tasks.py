@@ -59,10 +59,29 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+def missing_emulator() -> str | None:
+    """Why the Pub/Sub emulator cannot run here, or None when it can."""
+    if shutil.which("gcloud") is None:
+        return "gcloud is not installed: the Pub/Sub emulator comes with it"
+    if shutil.which("java") is None:
+        return "java is not installed: the Pub/Sub emulator needs it"
+    sdk = subprocess.run(
+        ["gcloud", "info", "--format=value(installation.sdk_root)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    ).stdout.strip()
+    if sdk and not (Path(sdk) / "platform" / "pubsub-emulator").is_dir():
+        return "the gcloud component pubsub-emulator is not installed"
+    return None
+
+
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[str]:
-    if shutil.which("gcloud") is None:
-        pytest.skip("gcloud is not installed: the Pub/Sub emulator comes with it")
+    reason = missing_emulator()
+    if reason:
+        pytest.skip(reason)
     port = free_port()
     log = tmp_path / "pubsub.log"
     process = subprocess.Popen(
