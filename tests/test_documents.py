@@ -188,6 +188,7 @@ def test_text_layer_is_used_when_allowed_and_ocr_otherwise(ocr_client, reconfigu
         (broken_pdf(), {}, "corrupt_document"),
         (image_pdf(3), {"MAX_DOCUMENT_PAGES": "2"}, "too_many_pages"),
         (image_pdf(3), {"MAX_DOCUMENT_BYTES": "2000"}, "file_too_large"),
+        (multipage_tiff(2), {"MAX_IMAGE_PIXELS": "10000"}, "image_too_large"),
     ],
 )
 def test_unusable_documents_fail_with_a_precise_code(
@@ -195,7 +196,8 @@ def test_unusable_documents_fail_with_a_precise_code(
 ) -> None:
     settings = reconfigure(**env)
     drop(ocr_client, settings, "bad.pdf", data)
-    assert run_queue(ocr_client, settings) == 0  # nothing to fan out
+    # Caught when the document is opened (nothing to fan out), or on its first page.
+    assert run_queue(ocr_client, settings) == (1 if code == "image_too_large" else 0)
     doc = results_client.get("/results/bad.pdf").json
     assert doc["status"] == "failed" and doc["error"]["code"] == code
     assert results_client.get("/results/bad.pdf?format=text").status_code == 422
