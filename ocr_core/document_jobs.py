@@ -33,7 +33,7 @@ from .documents import (
 from .engines import get_engine
 from .logs import get_logger, log_context
 from .names import MAX_NAME_BYTES
-from .operations import CANCELLED, DONE, FAILED, QUEUED, RUNNING, TERMINAL
+from .operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
 from .results import SCHEMA_VERSION, failed_document, utc_now
 from .storage import Bucket, PreconditionFailed, open_bucket
 from .tasks import Task, publish
@@ -487,6 +487,3 @@ def _load_json(bucket: Bucket, name: str) -> dict[str, Any] | None:
     except (errors.NotFound, ValueError):
         return None
     return body if isinstance(body, dict) else None
-
-
-__all__ = ["CANCELLED", "read_limit", "run_task", "start_batch", "start_for_object"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -163,16 +162,3 @@ class TaskPusher:
             with self._guard:
                 self._in_flight.discard(path.name)
             self._slots.release()
-
-    def idle(self) -> bool:
-        with self._guard:
-            return not self._in_flight and not pending(self.folder)
-
-
-def wait_idle(pusher: TaskPusher, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pusher.idle():
-            return True
-        time.sleep(0.05)
-    return False
