@@ -55,10 +55,17 @@ class Settings:
     task_queue: str = "local"
     tasks_topic: str = ""
     max_operation_objects: int = 500
+    max_batch_items: int = 20
+    max_batch_bytes: int = 30 * MIB  # under Cloud Run's 32 MiB request cap
 
     @property
     def engine_pool_size(self) -> int:
         return self.engine_threads or (os.cpu_count() or 1)
+
+    @property
+    def max_request_bytes(self) -> int:
+        """Largest request body any HTTP route accepts (a batch may carry several files)."""
+        return max(self.max_upload_bytes, self.max_batch_bytes)
 
     @property
     def results_bucket_is_input(self) -> bool:
@@ -96,6 +103,8 @@ def _load() -> Settings:
         results_base_url=_str("RESULTS_BASE_URL", "").rstrip("/"),
         log_level=_str("LOG_LEVEL", Settings.log_level).upper(),
         **_document_settings(),
+        max_batch_items=max(1, _int("MAX_BATCH_ITEMS", Settings.max_batch_items)),
+        max_batch_bytes=_int("MAX_BATCH_BYTES", Settings.max_batch_bytes),
     )
 
 

@@ -62,6 +62,12 @@ class ImageTooLarge(OcrError):
     code, status = "image_too_large", 413
 
 
+class BatchTooLarge(OcrError):
+    """The files of one batch add up to more than MAX_BATCH_BYTES."""
+
+    code, status = "batch_too_large", 413
+
+
 class ImageTooSmall(OcrError):
     code, status = "image_too_small", 400
 

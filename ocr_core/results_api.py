@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import flask
@@ -11,12 +12,26 @@ from .config import get_settings
 from .names import validate_object_name
 from .operations import progress_for_object
 from .storage import open_bucket
-from .web import guarded, json_response, require_method
+from .web import Handler, guarded, json_response, require_method
 
 PREFIX = "/results/"
 FORMATS = ("json", "text")
 
 
+def _readable_from_any_origin(handler: Handler) -> Handler:
+    """Results are fetched by the web page, which the upload function serves from another
+    URL in the cloud: let browsers read them (no credentials, so ``*`` is safe)."""
+
+    @functools.wraps(handler)
+    def wrapper(request: flask.Request) -> flask.Response:
+        response = handler(request)
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        return response
+
+    return wrapper
+
+
+@_readable_from_any_origin
 @guarded
 def handle(request: flask.Request) -> flask.Response:
     path = request.path

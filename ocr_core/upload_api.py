@@ -1,4 +1,5 @@
-"""The upload function's routes: ``POST /extract-text`` (inline or ``?mode=async``)."""
+"""The upload function's routes: ``POST /extract-text`` (inline or ``?mode=async``),
+``POST /batch-extract`` (``batch_api``), and the web page, docs and OpenAPI (``site``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from urllib.parse import quote
 
 import flask
 
-from . import errors, operations_api
+from . import batch_api, errors, operations_api, site
 from .config import get_settings
 from .intake import load_image
 from .names import safe_upload_name
@@ -38,6 +39,11 @@ def handle(request: flask.Request) -> flask.Response:
         return json_response({"status": "ok"})
     if operations_api.owns(path):
         return operations_api.handle(request)
+    if path == "/batch-extract":
+        require_method(request, "POST")
+        return batch_api.handle(request, lang=_lang(request))
+    if site.serves(path):
+        return site.handle(request, path)
     if path != "/extract-text":
         raise errors.NotFound(f"No route {request.path!r}; POST images to /extract-text")
     require_method(request, "POST")

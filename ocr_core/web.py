@@ -174,3 +174,15 @@ def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, st
     if not data:
         raise errors.EmptyFile(f"The file in {field!r} is empty", field=field)
     return data, upload.filename
+
+
+def http_error(exc: HTTPException) -> flask.Response:
+    """JSON for what Flask's router answers before our handler runs (a path its converter
+    rejects, such as one with a newline, or a method it does not route): never its HTML page.
+    Registered in each function's main.py with ``functions_framework.errorhandler``."""
+    code = exc.code or 500
+    body = {"code": _HTTP_CODES.get(code, "http_error"), "message": exc.description or exc.name}
+    response = json_response({"success": False, "error": body}, code)
+    if code == 405:
+        response.headers["Allow"] = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
+    return response

@@ -1,7 +1,8 @@
 """The local front door: one base URL for the HTTP functions, as a load balancer gives in the cloud.
 
-Routes ``/extract-text`` to the upload function and ``/results/...`` to the results
-function. Request bodies are streamed up in 64 KiB pieces, never buffered whole; like
+Routes ``/extract-text``, ``/batch-extract``, the web page (``/``), ``/docs``,
+``/openapi.json`` and ``/assets/...`` to the upload function and ``/results/...`` to the
+results function. Request bodies are streamed up in 64 KiB pieces, never buffered whole; like
 Cloud Run's front end it caps them, so a 1 GB upload is refused from its Content-Length
 alone (or, when chunked, as soon as it passes the cap).
 """
@@ -45,7 +46,10 @@ class Gateway(ThreadingHTTPServer):
 
     def upstream_for(self, path: str) -> int | None:
         for prefix, port in self.routes.items():
-            if path == prefix.rstrip("/") or path.startswith(prefix):
+            if prefix == "/":  # the root page only, not everything under it
+                if path == "/":
+                    return port
+            elif path == prefix.rstrip("/") or path.startswith(prefix):
                 return port
         return None
 
@@ -75,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/healthz":
             self._send_json(200, self.server.health())
             return
-        if path == "/":
+        if path == "/" and "/" not in self.server.routes:
             self._send_json(
                 200,
                 {
@@ -206,3 +210,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _route
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) goes up too: the function answers 405 in
+        # JSON, where http.server would send a 501 HTML page.
+        if name.startswith("do_"):
+            return self._route
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Malformed requests http.server rejects itself get JSON too, never its HTML page."""
+        err = errors.InvalidRequest(message or "Malformed request")
+        body = error_body(err)
+        body["error"]["code"] = {414: "uri_too_long", 431: "headers_too_large"}.get(
+            code, "invalid_request"
+        )
+        self._send_json(code, body, close=True)

@@ -31,6 +31,8 @@ from .task_pusher import TaskPusher, http_deliver
 from .watcher import Watcher
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Upload-function routes besides /extract-text: the batch route, the page, docs, OpenAPI.
+UPLOAD_SITE_ROUTES = ("/batch-extract", "/", "/docs", "/openapi.json", "/assets/")
 log = get_logger("local.stack")
 
 
@@ -116,8 +118,14 @@ class Stack:
         settings = reload_settings()
         gateway = Gateway(
             (self.host, self.port),
-            {"/extract-text": upload.port, "/results/": results.port, "/operations": upload.port},
-            max_body=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+            {
+                "/extract-text": upload.port,
+                "/results/": results.port,
+                "/operations": upload.port,
+                **{path: upload.port for path in UPLOAD_SITE_ROUTES},
+            },
+            # Twice the overhead: the function's own, more precise 413 answers come first.
+            max_body=settings.max_request_bytes + 2 * MULTIPART_OVERHEAD,
             health=self.health,
         )
         watcher = Watcher(settings, ocr.url, workers=max(2, os.cpu_count() or 1))
@@ -201,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"""
 OCR pipeline running at {base_url}
+  web page      {base_url}/   (API docs: {base_url}/docs)
   inline OCR    curl -F "image=@test_images/hello.jpg" {base_url}/extract-text
   background    cp scan.jpg {data_dir / settings.input_bucket}/
   results       curl {base_url}/results/scan.jpg

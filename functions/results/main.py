@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
-from ocr_core import results_api
+from ocr_core import results_api, web
+
+# Routing errors Flask raises before the function runs answer JSON too, like ours.
+functions_framework.errorhandler(HTTPException)(web.http_error)
 
 
 @functions_framework.http

@@ -1,0 +1,734 @@
+"""The OpenAPI 3.1 description of every HTTP route, built as a dict and served at /openapi.json.
+
+Built in Python rather than kept as a file so that limits come from the live settings and
+error codes from ``errors.py``: the document cannot drift from what the code answers.
+Routes are grouped in ``PATH_BUILDERS``; adding a route is adding one function there.
+
+In the cloud the upload and results functions have different URLs. The document's
+``servers`` is relative (``/``: the host that served it, as the local gateway or a load
+balancer in front of both functions serves them all); when ``RESULTS_BASE_URL`` is set, the
+results route names that base as its own server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import __version__, errors
+from .config import Settings, get_settings
+
+JSON = "application/json"
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _codes(*classes: type[errors.OcrError]) -> list[str]:
+    return sorted({cls.code for cls in classes})
+
+
+# Error codes by status, per route group. Each list is what that route can really answer.
+UPLOAD_ERRORS: dict[int, list[type[errors.OcrError]]] = {
+    400: [
+        errors.MissingFile,
+        errors.TooManyFiles,
+        errors.EmptyFile,
+        errors.NotAnImage,
+        errors.CorruptImage,
+        errors.ImageTooSmall,
+        errors.InvalidRequest,
+    ],
+    413: [errors.FileTooLarge, errors.ImageTooLarge],
+    415: [errors.UnsupportedFormat],
+    503: [errors.EngineError, errors.StorageError],
+}
+BATCH_ERRORS: dict[int, list[type[errors.OcrError]]] = {
+    400: [errors.MissingFile, errors.TooManyFiles, errors.InvalidRequest],
+    413: [errors.BatchTooLarge, errors.FileTooLarge],
+}
+#: What one batch item can carry in its ``error`` (the single-image errors, per file).
+ITEM_ERRORS = [
+    *_codes(*UPLOAD_ERRORS[400], *UPLOAD_ERRORS[413], *UPLOAD_ERRORS[415], errors.EngineError),
+    "internal_error",
+]
+RESULTS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
+    400: [errors.InvalidObjectName, errors.InvalidRequest],
+    422: [errors.ResultFailed],
+    503: [errors.StorageError],
+}
+
+DESCRIPTIONS = {
+    400: "Bad request",
+    404: "No such route or object",
+    405: "Method not allowed on this route",
+    413: "Too large",
+    415: "Unsupported file format",
+    422: "The object's OCR failed",
+    500: "A bug: logged with its traceback, answered without it",
+    502: "The local gateway could not reach the function (local stack only)",
+    503: "Storage or engine trouble that may pass; retry",
+}
+EXAMPLE_MESSAGES = {
+    "missing_file": "No file in the multipart field 'image'",
+    "too_many_files": "Send one file in 'image'; got 2",
+    "empty_file": "The file in 'image' is empty",
+    "not_an_image": "The file is not an image (no known image signature)",
+    "corrupt_image": "The image is truncated or damaged",
+    "image_too_small": "The image is 4x4 pixels; at least 8 pixels a side are needed",
+    "invalid_request": "mode must be one of sync, async",
+    "file_too_large": "The file is larger than the 10485760-byte limit",
+    "image_too_large": "The image has 400000000 pixels; the limit is 50000000",
+    "unsupported_format": "PDF files are not supported here; send a JPEG, PNG, GIF, BMP, "
+    "TIFF or WebP image",
+    "batch_too_large": "The request body is 40000000 bytes; a batch may carry 31457280 bytes",
+    "invalid_object_name": "The object name has an empty, '.' or '..' segment",
+    "not_found": "No object and no result named 'scans/missing.png'",
+    "method_not_allowed": "GET is not allowed here; use POST",
+    "ocr_failed": "OCR failed for this object: The file is not an image",
+    "engine_error": "The OCR engine failed on this image; try again",
+    "storage_error": "The stored result is unreadable",
+    "temporarily_unavailable": "The function did not answer; try again",
+    "internal_error": "Internal error; it has been logged",
+    "request_timeout": "The request took too long to arrive",
+    "rate_limited": "Too many requests",
+}
+
+
+def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
+    schema: Schema = {
+        "allOf": [
+            _ref("Error"),
+            {"properties": {"error": {"properties": {"code": {"enum": codes}}}}},
+        ]
+    }
+    examples = {
+        code: {
+            "value": {
+                "success": False,
+                "error": {"code": code, "message": EXAMPLE_MESSAGES.get(code, code)},
+            }
+        }
+        for code in codes
+    }
+    return {
+        "description": f"{DESCRIPTIONS.get(status, 'Error')}: {', '.join(codes)}",
+        "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+        "content": {JSON: {"schema": schema, "examples": examples}},
+    }
+
+
+def _errors(table: dict[int, list[type[errors.OcrError]]], *extra: int) -> dict[str, Any]:
+    """Error responses: the route's own codes plus what every route behind the gateway can say."""
+    codes: dict[int, list[str]] = {status: _codes(*classes) for status, classes in table.items()}
+    for status in extra:
+        codes.setdefault(status, [])
+    codes.setdefault(404, []).append("not_found")
+    codes.setdefault(405, []).append("method_not_allowed")
+    codes.setdefault(500, []).append("internal_error")
+    codes.setdefault(502, []).append("temporarily_unavailable")
+    return {
+        str(status): _error_response(status, sorted(set(c))) for status, c in sorted(codes.items())
+    }
+
+
+def _json_ok(description: str, schema: Schema, example: Any, **headers: Any) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {JSON: {"schema": schema, "example": example}},
+    }
+    all_headers = {
+        "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"},
+        "Server-Timing": {"$ref": "#/components/headers/Server-Timing"},
+        **headers,
+    }
+    response["headers"] = all_headers
+    return response
+
+
+LANG_PARAM = {
+    "name": "lang",
+    "in": "query",
+    "required": False,
+    "description": "Tesseract language code(s) installed with the engine; defaults to OCR_LANG",
+    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$", "maxLength": 64},
+    "example": "eng",
+}
+
+HELLO_DOC: dict[str, Any] = {
+    "success": True,
+    "status": "done",
+    "text": "Hello world",
+    "confidence": 0.9581,
+    "no_text_found": False,
+    "processing_time_ms": 212.4,
+    "language": "en",
+    "word_count": 2,
+    "image": {
+        "format": "JPEG",
+        "mime_type": "image/jpeg",
+        "width": 640,
+        "height": 160,
+        "orientation_applied": 1,
+        "size_bytes": 18234,
+        "sha256": "9f2c4e0d6b8a1c3e5f7a9b0c2d4e6f8a0b1c3d5e7f9a1b2c3d4e5f6a7b8c9d0e",
+    },
+    "engine": {"name": "tesseract", "version": "5.5.0"},
+    "cached": False,
+    "pages": [
+        {
+            "width": 640,
+            "height": 160,
+            "confidence": 0.9581,
+            "blocks": [
+                {
+                    "text": "Hello world",
+                    "confidence": 0.9581,
+                    "box": {"x": 36, "y": 30, "width": 260, "height": 34},
+                    "lines": [
+                        {
+                            "text": "Hello world",
+                            "confidence": 0.9581,
+                            "box": {"x": 36, "y": 30, "width": 260, "height": 34},
+                            "words": [
+                                {
+                                    "text": "Hello",
+                                    "confidence": 0.9612,
+                                    "box": {"x": 36, "y": 30, "width": 112, "height": 34},
+                                },
+                                {
+                                    "text": "world",
+                                    "confidence": 0.955,
+                                    "box": {"x": 164, "y": 30, "width": 132, "height": 34},
+                                },
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+    "created_at": "2026-11-22T10:00:00.000Z",
+    "schema_version": 1,
+    "service_version": __version__,
+}
+
+
+def _schemas(settings: Settings) -> dict[str, Schema]:
+    box = {
+        "type": "object",
+        "description": "Axis-aligned box in pixels of the upright image",
+        "required": ["x", "y", "width", "height"],
+        "properties": {k: {"type": "integer", "minimum": 0} for k in ("x", "y", "width", "height")},
+    }
+    confidence = {"type": "number", "minimum": 0, "maximum": 1}
+
+    def span(child: str | None) -> Schema:
+        props: Schema = {"text": {"type": "string"}, "confidence": confidence, "box": _ref("Box")}
+        required = ["text", "confidence", "box"]
+        if child:
+            props[child.lower() + "s"] = {"type": "array", "items": _ref(child)}
+            required.append(child.lower() + "s")
+        return {"type": "object", "required": required, "properties": props}
+
+    nullable_str = {"type": ["string", "null"]}
+    return {
+        "Box": box,
+        "Word": span(None),
+        "Line": span("Word"),
+        "Block": span("Line"),
+        "Page": {
+            "type": "object",
+            "required": ["width", "height", "confidence", "blocks"],
+            "properties": {
+                "width": {"type": "integer"},
+                "height": {"type": "integer"},
+                "confidence": confidence,
+                "blocks": {"type": "array", "items": _ref("Block")},
+            },
+        },
+        "ImageMetadata": {
+            "type": "object",
+            "required": ["format", "mime_type", "width", "height", "size_bytes", "sha256"],
+            "properties": {
+                "format": {"type": "string", "examples": ["JPEG", "PNG"]},
+                "mime_type": {"type": "string"},
+                "width": {"type": "integer", "description": "upright width in pixels"},
+                "height": {"type": "integer", "description": "upright height in pixels"},
+                "orientation_applied": {"type": "integer", "minimum": 1, "maximum": 8},
+                "size_bytes": {"type": "integer"},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            },
+        },
+        "ObjectRef": {
+            "type": "object",
+            "required": ["bucket", "name", "generation"],
+            "properties": {
+                "bucket": {"type": "string"},
+                "name": {"type": "string"},
+                "generation": nullable_str,
+            },
+        },
+        "ErrorDetail": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable, machine-readable"},
+                "message": {"type": "string", "description": "for people"},
+                "details": {"type": "object"},
+                "request_id": {"type": "string"},
+            },
+        },
+        "Error": {
+            "type": "object",
+            "required": ["success", "error"],
+            "properties": {"success": {"const": False}, "error": _ref("ErrorDetail")},
+        },
+        "ResultDocument": {
+            "type": "object",
+            "description": "The result of one image: the inline answer and the stored result "
+            "share this schema. `status: failed` documents carry `error` instead of pages.",
+            "required": ["success", "status", "text", "confidence", "processing_time_ms"],
+            "properties": {
+                "success": {"type": "boolean"},
+                "status": {"enum": ["done", "failed"]},
+                "text": {"type": "string"},
+                "confidence": confidence,
+                "no_text_found": {"type": "boolean"},
+                "processing_time_ms": {"type": "number", "minimum": 0},
+                "language": nullable_str,
+                "word_count": {"type": "integer", "minimum": 0},
+                "image": _ref("ImageMetadata"),
+                "engine": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
+                },
+                "cached": {"type": "boolean"},
+                "pages": {"type": "array", "items": _ref("Page")},
+                "object": _ref("ObjectRef"),
+                "error": _ref("ErrorDetail"),
+                "created_at": {"type": "string", "format": "date-time"},
+                "schema_version": {"type": "integer"},
+                "service_version": {"type": "string"},
+            },
+        },
+        "Accepted": {
+            "type": "object",
+            "description": "Stored in the input bucket for background OCR",
+            "required": ["success", "status", "object", "bucket", "generation", "results_url"],
+            "properties": {
+                "success": {"const": True},
+                "status": {"const": "pending"},
+                "object": {"type": "string"},
+                "bucket": {"type": "string"},
+                "generation": {"type": "string"},
+                "results_url": {"type": "string", "format": "uri"},
+                "image": _ref("ImageMetadata"),
+            },
+        },
+        "Pending": {
+            "type": "object",
+            "required": ["success", "status", "object", "generation"],
+            "properties": {
+                "success": {"const": True},
+                "status": {"const": "pending"},
+                "object": {"type": "string"},
+                "generation": {"type": "string"},
+            },
+        },
+        "BatchItem": {
+            "description": "One file of a batch: its result document, or its own error",
+            "allOf": [
+                _ref("ResultDocument"),
+                {
+                    "type": "object",
+                    "required": ["index", "filename", "http_status"],
+                    "properties": {
+                        "index": {"type": "integer", "minimum": 0},
+                        "filename": nullable_str,
+                        "http_status": {
+                            "type": "integer",
+                            "description": "the status this file alone would get "
+                            "from POST /extract-text",
+                        },
+                        "error": {
+                            "allOf": [
+                                _ref("ErrorDetail"),
+                                {"properties": {"code": {"enum": ITEM_ERRORS}}},
+                            ]
+                        },
+                    },
+                },
+            ],
+        },
+        "BatchResponse": {
+            "type": "object",
+            "required": [
+                "success",
+                "count",
+                "succeeded",
+                "failed",
+                "parallelism",
+                "processing_time_ms",
+                "results",
+            ],
+            "properties": {
+                "success": {"const": True},
+                "count": {"type": "integer", "minimum": 1, "maximum": settings.max_batch_items},
+                "succeeded": {"type": "integer", "minimum": 0},
+                "failed": {"type": "integer", "minimum": 0},
+                "parallelism": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "items OCRed at the same time",
+                },
+                "processing_time_ms": {"type": "number", "description": "the batch, wall clock"},
+                "items_processing_time_ms": {
+                    "type": "number",
+                    "description": "sum of the items' own times",
+                },
+                "results": {"type": "array", "items": _ref("BatchItem")},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"enum": ["ok", "degraded"]},
+                "functions": {
+                    "type": "object",
+                    "description": "local gateway only: which function processes are alive",
+                    "additionalProperties": {"type": "boolean"},
+                },
+            },
+        },
+    }
+
+
+def _upload_paths(settings: Settings) -> dict[str, Any]:
+    multipart_one = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {
+                        "image": {
+                            "type": "string",
+                            "contentMediaType": "application/octet-stream",
+                            "description": "JPEG, PNG, GIF, BMP, TIFF or WebP; at most "
+                            f"{settings.max_upload_bytes} bytes",
+                        }
+                    },
+                },
+                "encoding": {"image": {"contentType": "application/octet-stream"}},
+            }
+        },
+    }
+    accepted_example = {
+        "success": True,
+        "status": "pending",
+        "object": "uploads/2026/11/22/k3j9x2-invoice.gif",
+        "bucket": settings.input_bucket,
+        "generation": "1763805600123456",
+        "results_url": "http://127.0.0.1:8080/results/uploads/2026/11/22/k3j9x2-invoice.gif",
+        "image": HELLO_DOC["image"],
+    }
+    batch_example = {
+        "success": True,
+        "count": 2,
+        "succeeded": 1,
+        "failed": 1,
+        "parallelism": 2,
+        "processing_time_ms": 231.9,
+        "items_processing_time_ms": 214.1,
+        "results": [
+            {"index": 0, "filename": "hello.jpg", "http_status": 200, **HELLO_DOC},
+            {
+                "index": 1,
+                "filename": "notes.pdf",
+                "http_status": 415,
+                "success": False,
+                "status": "failed",
+                "error": {
+                    "code": "unsupported_format",
+                    "message": EXAMPLE_MESSAGES["unsupported_format"],
+                    "details": {"detected": "pdf"},
+                },
+                "processing_time_ms": 1.7,
+            },
+        ],
+    }
+    return {
+        "/extract-text": {
+            "post": {
+                "operationId": "extractText",
+                "tags": ["upload"],
+                "summary": "OCR one image now, or store it for background OCR",
+                "description": "The format is read from the bytes, never from the file name. "
+                "EXIF orientation is applied before OCR. `?mode=async` stores the image in "
+                "the input bucket and answers 202 with the URL of its future result.",
+                "parameters": [
+                    {
+                        "name": "mode",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["sync", "async"], "default": "sync"},
+                        "description": "`sync`: OCR now; `async`: store for background OCR",
+                    },
+                    LANG_PARAM,
+                ],
+                "requestBody": multipart_one,
+                "responses": {
+                    "200": _json_ok("OCR done (mode=sync)", _ref("ResultDocument"), HELLO_DOC),
+                    "202": _json_ok(
+                        "Stored for background OCR (mode=async)",
+                        _ref("Accepted"),
+                        accepted_example,
+                        Location={
+                            "description": "the results_url",
+                            "schema": {"type": "string"},
+                        },
+                    ),
+                    **_errors(UPLOAD_ERRORS),
+                },
+            }
+        },
+        "/batch-extract": {
+            "post": {
+                "operationId": "batchExtract",
+                "tags": ["upload"],
+                "summary": "OCR several images in one request, side by side",
+                "description": "One file per multipart field named `images` (repeat the "
+                f"field), at most {settings.max_batch_items} files and "
+                f"{settings.max_batch_bytes} bytes in all, each at most "
+                f"{settings.max_upload_bytes} bytes. The answer has one item per file in "
+                "upload order, each with its own result or its own error: one bad file "
+                "never fails the others, and the batch answers 200 as long as the request "
+                "itself is sound.",
+                "parameters": [LANG_PARAM],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["images"],
+                                "properties": {
+                                    "images": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": settings.max_batch_items,
+                                        "items": {
+                                            "type": "string",
+                                            "contentMediaType": "application/octet-stream",
+                                        },
+                                    }
+                                },
+                            },
+                            "encoding": {"images": {"contentType": "application/octet-stream"}},
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json_ok(
+                        "One item per file, in upload order", _ref("BatchResponse"), batch_example
+                    ),
+                    **_errors(BATCH_ERRORS),
+                },
+            }
+        },
+    }
+
+
+def _results_paths(settings: Settings) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": "getResult",
+        "tags": ["results"],
+        "summary": "The result document of an object in the input bucket",
+        "description": "Served by the results function. The object name may contain `/` "
+        "(as in `scans/2026/receipt.png`); URL-encode other special characters.",
+        "parameters": [
+            {
+                "name": "object",
+                "in": "path",
+                "required": True,
+                "description": "object name in the input bucket",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 1024},
+                "example": "scans/receipt.png",
+            },
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"enum": ["json", "text"], "default": "json"},
+                "description": "`text`: only the text, as text/plain",
+            },
+        ],
+        "responses": {
+            "200": {
+                "description": "The result document (`status` is `done` or `failed`), or "
+                "its text with `?format=text`",
+                "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+                "content": {
+                    JSON: {
+                        "schema": _ref("ResultDocument"),
+                        "example": {
+                            **HELLO_DOC,
+                            "object": {
+                                "bucket": settings.input_bucket,
+                                "name": "scans/receipt.png",
+                                "generation": "1763805600123456",
+                            },
+                        },
+                    },
+                    "text/plain": {"schema": {"type": "string"}, "example": "Hello world"},
+                },
+            },
+            "202": _json_ok(
+                "The object exists and its result is not there yet",
+                _ref("Pending"),
+                {
+                    "success": True,
+                    "status": "pending",
+                    "object": "scans/receipt.png",
+                    "generation": "1763805600123456",
+                },
+                **{"Retry-After": {"schema": {"type": "string"}, "example": "2"}},
+            ),
+            **_errors(RESULTS_ERRORS),
+        },
+    }
+    path: dict[str, Any] = {"get": operation}
+    if settings.results_base_url:
+        path["servers"] = [
+            {"url": settings.results_base_url, "description": "the results function"}
+        ]
+    return {"/results/{object}": path}
+
+
+def _service_paths(settings: Settings) -> dict[str, Any]:
+    def page(summary: str, operation_id: str, media: str = "text/html") -> dict[str, Any]:
+        return {
+            "get": {
+                "operationId": operation_id,
+                "tags": ["service"],
+                "summary": summary,
+                "responses": {
+                    "200": {
+                        "description": summary,
+                        "content": {media: {"schema": {"type": "string"}}},
+                    },
+                    **_errors({}),
+                },
+            }
+        }
+
+    return {
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "tags": ["service"],
+                "summary": "Liveness",
+                "responses": {
+                    "200": _json_ok("Alive", _ref("Health"), {"status": "ok"}),
+                    **_errors({}),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "tags": ["service"],
+                "summary": "This document",
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1 document",
+                        "content": {JSON: {"schema": {"type": "object"}}},
+                    },
+                    **_errors({}),
+                },
+            }
+        },
+        "/docs": page("Readable API reference (Swagger UI, served by the project)", "docs"),
+        "/": page("The web page: upload images, see text, confidence and word boxes", "webPage"),
+        "/assets/{asset}": {
+            "get": {
+                "operationId": "staticAsset",
+                "tags": ["service"],
+                "summary": "The web page's and /docs' own scripts and styles",
+                "parameters": [
+                    {
+                        "name": "asset",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "example": "app.js",
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the file",
+                        "content": {"*/*": {"schema": {"type": "string"}}},
+                    },
+                    **_errors({}),
+                },
+            }
+        },
+    }
+
+
+#: Each builder returns OpenAPI path items; routes added by later work go in here.
+PATH_BUILDERS: list[Callable[[Settings], dict[str, Any]]] = [
+    _upload_paths,
+    _results_paths,
+    _service_paths,
+]
+
+
+def document(settings: Settings | None = None) -> dict[str, Any]:
+    settings = settings or get_settings()
+    paths: dict[str, Any] = {}
+    for build in PATH_BUILDERS:
+        paths.update(build(settings))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "OCR pipeline",
+            "version": __version__,
+            "description": "Text extraction from images: immediate (`POST /extract-text`), "
+            "several at once (`POST /batch-extract`) or in the background (`?mode=async`, or "
+            "an object dropped into the input bucket), with results by object name "
+            "(`GET /results/{object}`). Every JSON response carries `X-Request-Id`; errors "
+            "are `{success: false, error: {code, message}}` with a stable code.",
+        },
+        "servers": [
+            {
+                "url": "/",
+                "description": "the host that served this document (the local gateway, or "
+                "a load balancer in front of both functions)",
+            }
+        ],
+        "tags": [
+            {"name": "upload", "description": "the upload function"},
+            {"name": "results", "description": "the results function"},
+            {"name": "service", "description": "health, this document, the web page"},
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(settings),
+            "headers": {
+                "X-Request-Id": {
+                    "description": "id of this request, also on its log lines",
+                    "schema": {"type": "string"},
+                },
+                "Server-Timing": {
+                    "description": "time spent in the function: `app;dur=<ms>`",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+    }
