@@ -54,6 +54,23 @@ ITEM_ERRORS = [
     *_codes(*UPLOAD_ERRORS[400], *UPLOAD_ERRORS[413], *UPLOAD_ERRORS[415], errors.EngineError),
     "internal_error",
 ]
+OPERATIONS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
+    400: [errors.InvalidRequest, errors.InvalidObjectName, errors.TooManyObjects],
+    409: [errors.OperationFinished],
+    413: [errors.FileTooLarge],
+    503: [errors.StorageError],
+}
+#: Codes a stored failed result (and an operation's document) can carry in ``error``.
+RESULT_FAILURE_CODES = _codes(
+    *UPLOAD_ERRORS[400],
+    *UPLOAD_ERRORS[413],
+    *UPLOAD_ERRORS[415],
+    errors.TooManyPages,
+    errors.EncryptedDocument,
+    errors.CorruptDocument,
+    errors.Cancelled,
+)
+OPERATION_FAILURE_CODES = sorted({*RESULT_FAILURE_CODES, errors.ObjectReplaced.code})
 RESULTS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
     400: [errors.InvalidObjectName, errors.InvalidRequest],
     422: [errors.ResultFailed],
@@ -66,6 +83,7 @@ DESCRIPTIONS = {
     405: "Method not allowed on this route",
     413: "Too large",
     415: "Unsupported file format",
+    409: "Conflict with the operation's state",
     422: "The object's OCR failed",
     500: "A bug: logged with its traceback, answered without it",
     502: "The local gateway could not reach the function (local stack only)",
@@ -94,6 +112,8 @@ EXAMPLE_MESSAGES = {
     "internal_error": "Internal error; it has been logged",
     "request_timeout": "The request took too long to arrive",
     "rate_limited": "Too many requests",
+    "too_many_objects": "The batch has 612 objects; the limit is 500 per operation",
+    "operation_finished": "The operation is already done",
 }
 
 
@@ -241,12 +261,32 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "Block": span("Line"),
         "Page": {
             "type": "object",
-            "required": ["width", "height", "confidence", "blocks"],
+            "description": "One page. In a document result (PDF, multi-page TIFF) pages "
+            "carry `page_number`, `source`, their own text and the `shard` that holds "
+            "their blocks, which are left out here.",
+            "required": ["width", "height"],
             "properties": {
                 "width": {"type": "integer"},
                 "height": {"type": "integer"},
                 "confidence": confidence,
                 "blocks": {"type": "array", "items": _ref("Block")},
+                "page_number": {"type": "integer", "minimum": 1},
+                "source": {"enum": ["ocr", "text_layer"]},
+                "text": {"type": "string"},
+                "language": nullable_str,
+                "word_count": {"type": "integer", "minimum": 0},
+                "processing_time_ms": {"type": "number", "minimum": 0},
+                "shard": {"type": "string"},
+            },
+        },
+        "DocumentMetadata": {
+            "type": "object",
+            "properties": {
+                "format": {"type": ["string", "null"], "examples": ["pdf", "tiff"]},
+                "mime_type": {"type": "string"},
+                "page_count": {"type": ["integer", "null"]},
+                "size_bytes": {"type": ["integer", "null"]},
+                "sha256": {"type": ["string", "null"]},
             },
         },
         "ImageMetadata": {
@@ -308,7 +348,26 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                 "cached": {"type": "boolean"},
                 "pages": {"type": "array", "items": _ref("Page")},
                 "object": _ref("ObjectRef"),
-                "error": _ref("ErrorDetail"),
+                "error": {
+                    "allOf": [
+                        _ref("ErrorDetail"),
+                        {
+                            "properties": {
+                                "code": {
+                                    "description": "why the object could not be OCRed",
+                                    "examples": RESULT_FAILURE_CODES,
+                                }
+                            }
+                        },
+                    ]
+                },
+                "document": _ref("DocumentMetadata"),
+                "shards": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "documents: results-bucket names of the page shards",
+                },
+                "operation": {"type": "string", "description": "the operation that made it"},
                 "created_at": {"type": "string", "format": "date-time"},
                 "schema_version": {"type": "integer"},
                 "service_version": {"type": "string"},
@@ -336,6 +395,77 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                 "status": {"const": "pending"},
                 "object": {"type": "string"},
                 "generation": {"type": "string"},
+                "operation": {"type": "string", "description": "documents: their operation"},
+                "progress": {
+                    "type": "object",
+                    "properties": {
+                        "pages_done": {"type": "integer"},
+                        "pages_total": {"type": ["integer", "null"]},
+                    },
+                },
+            },
+        },
+        "Operation": {
+            "type": "object",
+            "description": "A long-running batch, shaped like google.longrunning.Operation",
+            "required": ["name", "done", "metadata"],
+            "properties": {
+                "name": {"type": "string", "pattern": "^operations/"},
+                "done": {"type": "boolean"},
+                "metadata": {
+                    "type": "object",
+                    "required": ["state", "documents"],
+                    "properties": {
+                        "state": {"enum": ["queued", "running", "done", "failed", "cancelled"]},
+                        "trigger": {"type": "string"},
+                        "request": {"type": "object"},
+                        "create_time": {"type": "string"},
+                        "update_time": {"type": "string"},
+                        "end_time": {"type": ["string", "null"]},
+                        "progress": {"type": "object"},
+                        "documents": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["object", "state"],
+                                "properties": {
+                                    "object": _ref("ObjectRef"),
+                                    "state": {
+                                        "enum": ["queued", "running", "done", "failed", "cancelled"]
+                                    },
+                                    "results_url": {"type": "string"},
+                                    "error": {
+                                        "oneOf": [
+                                            {"type": "null"},
+                                            {
+                                                "allOf": [
+                                                    _ref("ErrorDetail"),
+                                                    {
+                                                        "properties": {
+                                                            "code": {
+                                                                "examples": OPERATION_FAILURE_CODES
+                                                            }
+                                                        }
+                                                    },
+                                                ]
+                                            },
+                                        ]
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                "response": {"type": "object"},
+                "error": _ref("ErrorDetail"),
+            },
+        },
+        "OperationList": {
+            "type": "object",
+            "required": ["operations"],
+            "properties": {
+                "operations": {"type": "array", "items": _ref("Operation")},
+                "next_page_token": {"type": "string"},
             },
         },
         "BatchItem": {
@@ -610,6 +740,132 @@ def _results_paths(settings: Settings) -> dict[str, Any]:
     return {"/results/{object}": path}
 
 
+def _operations_paths(settings: Settings) -> dict[str, Any]:
+    op_id = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": "the part of the operation's `name` after `operations/`",
+        "schema": {"type": "string", "pattern": "^[0-9A-Za-z][0-9A-Za-z_-]{0,79}$"},
+        "example": "20261122T210927820634Z-37aea6acb8",
+    }
+    example = {
+        "name": "operations/20261122T210927820634Z-37aea6acb8",
+        "done": False,
+        "metadata": {
+            "state": "running",
+            "trigger": "api",
+            "request": {"prefix": "contracts/"},
+            "create_time": "2026-11-22T21:09:27.820Z",
+            "update_time": "2026-11-22T21:09:28.000Z",
+            "end_time": None,
+            "progress": {
+                "pages_done": 1,
+                "pages_total": 3,
+                "documents_done": 0,
+                "documents_total": 1,
+                "percent": 33,
+            },
+            "documents": [
+                {
+                    "object": {
+                        "bucket": settings.input_bucket,
+                        "name": "contracts/contract.pdf",
+                        "generation": "1795381767664048783",
+                    },
+                    "state": "running",
+                    "error": None,
+                    "results_url": "http://127.0.0.1:8080/results/contracts/contract.pdf",
+                }
+            ],
+        },
+    }
+    op_ok = _json_ok("The operation", _ref("Operation"), example)
+    return {
+        "/operations": {
+            "post": {
+                "operationId": "startOperation",
+                "tags": ["operations"],
+                "summary": "OCR objects of the input bucket in the background, as one operation",
+                "description": "Send either `objects` (names) or `prefix`, at most "
+                f"{settings.max_operation_objects} objects. For the bucket's operator: keep "
+                "it behind authentication in the cloud.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "objects": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "items": {"type": "string"},
+                                    },
+                                    "prefix": {"type": "string", "maxLength": 1024},
+                                },
+                            },
+                            "examples": {
+                                "prefix": {"value": {"prefix": "contracts/"}},
+                                "objects": {"value": {"objects": ["contracts/contract.pdf"]}},
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json_ok(
+                        "Started",
+                        _ref("Operation"),
+                        example,
+                        Location={"schema": {"type": "string"}},
+                    ),
+                    **_errors(OPERATIONS_ERRORS),
+                },
+            },
+            "get": {
+                "operationId": "listOperations",
+                "tags": ["operations"],
+                "summary": "Operations, oldest first",
+                "parameters": [
+                    {
+                        "name": "page_size",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                    },
+                    {"name": "page_token", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _json_ok(
+                        "A page of operations", _ref("OperationList"), {"operations": [example]}
+                    ),
+                    **_errors({400: [errors.InvalidRequest], 503: [errors.StorageError]}),
+                },
+            },
+        },
+        "/operations/{id}": {
+            "get": {
+                "operationId": "getOperation",
+                "tags": ["operations"],
+                "summary": "One operation: state, progress, and where the results are",
+                "parameters": [op_id],
+                "responses": {"200": op_ok, **_errors({503: [errors.StorageError]})},
+            }
+        },
+        "/operations/{id}:cancel": {
+            "post": {
+                "operationId": "cancelOperation",
+                "tags": ["operations"],
+                "summary": "Cancel: pages not started are skipped",
+                "parameters": [op_id],
+                "responses": {
+                    "200": op_ok,
+                    **_errors({409: [errors.OperationFinished], 503: [errors.StorageError]}),
+                },
+            }
+        },
+    }
+
+
 def _service_paths(settings: Settings) -> dict[str, Any]:
     def page(summary: str, operation_id: str, media: str = "text/html") -> dict[str, Any]:
         return {
@@ -685,6 +941,7 @@ def _service_paths(settings: Settings) -> dict[str, Any]:
 PATH_BUILDERS: list[Callable[[Settings], dict[str, Any]]] = [
     _upload_paths,
     _results_paths,
+    _operations_paths,
     _service_paths,
 ]
 
@@ -715,6 +972,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
         "tags": [
             {"name": "upload", "description": "the upload function"},
             {"name": "results", "description": "the results function"},
+            {"name": "operations", "description": "long-running batches (upload function)"},
             {"name": "service", "description": "health, this document, the web page"},
         ],
         "paths": paths,
