@@ -209,3 +209,41 @@ def test_results_are_readable_by_the_page_from_another_origin(results_client: An
     for path in ("/results/nothing-here.png", "/results/a/../b"):
         response = results_client.get(path, headers={"Origin": "https://upload.example.test"})
         assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_document_results_and_operations_match_the_documented_schemas(
+    spec: dict[str, Any], ocr_client: Any, upload_client: Any, results_client: Any, settings: Any
+) -> None:
+    from .documents import encrypted_pdf, text_pdf
+    from .test_documents import drop, operation_id, run_queue
+
+    drop(ocr_client, settings, "docs/two.pdf", text_pdf(2))
+    pending = results_client.get("/results/docs/two.pdf")
+    assert pending.status_code == 202 and "progress" in pending.get_json()
+    _check(spec, "/results/{object}", "get", pending)
+    op_id = operation_id(settings)
+    running = upload_client.get(f"/operations/{op_id}")
+    _check(spec, "/operations/{id}", "get", running)
+    run_queue(ocr_client, settings)
+    done = results_client.get("/results/docs/two.pdf")
+    assert done.status_code == 200 and done.get_json()["document"]["page_count"] == 2
+    _check(spec, "/results/{object}", "get", done)
+    listing = upload_client.get("/operations?page_size=5")
+    _check(spec, "/operations", "get", listing)
+    finished = upload_client.post(f"/operations/{op_id}:cancel")
+    assert finished.status_code == 409
+    _check(spec, "/operations/{id}:cancel", "post", finished)
+    started = upload_client.post("/operations", json={"objects": ["docs/two.pdf"]})
+    assert started.status_code == 202
+    _check(spec, "/operations", "post", started)
+    refused = upload_client.post("/operations", json={"objects": []})
+    _check(spec, "/operations", "post", refused)
+
+    drop(ocr_client, settings, "docs/locked.pdf", encrypted_pdf(), event_id="e2")
+    run_queue(ocr_client, settings)
+    failed = results_client.get("/results/docs/locked.pdf")
+    assert failed.get_json()["error"]["code"] == "encrypted_document"
+    _check(spec, "/results/{object}", "get", failed)
+    as_text = results_client.get("/results/docs/locked.pdf?format=text")
+    assert as_text.status_code == 422
+    _check(spec, "/results/{object}", "get", as_text)
