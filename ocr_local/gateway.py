@@ -220,6 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests http.server rejects itself get JSON too, never its HTML page."""
+        if self.request_version == "HTTP/0.9":  # an unparsable request line: answer with headers
+            self.request_version = "HTTP/1.0"
         err = errors.InvalidRequest(message or "Malformed request")
         body = error_body(err)
         body["error"]["code"] = {414: "uri_too_long", 431: "headers_too_large"}.get(

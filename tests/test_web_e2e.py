@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -283,3 +284,18 @@ def test_readme_batch_and_openapi_examples_answer_as_documented(stack: LocalStac
     assert "hello world" in " ".join(words(batch["results"][0]["text"]))
     assert batch["results"][1]["error"]["code"] == "not_an_image"
     assert outputs["openapi"]["openapi"] == "3.1.0"
+
+
+def test_the_gateway_answers_json_to_odd_methods_and_malformed_requests(stack: LocalStack) -> None:
+    trace = requests.request("TRACE", f"{stack.url}/results/x.png", timeout=10)
+    assert trace.status_code == 405
+    assert trace.json()["error"]["code"] == "method_not_allowed"
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as sock:
+        sock.sendall(b"GARBAGE\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.decode("latin-1").partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400") and "application/json" in head
+    assert json.loads(body)["error"]["code"] == "invalid_request"
+    assert requests.get(f"{stack.url}/", timeout=10).headers["Content-Type"].startswith("text/html")
