@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIB = 1024 * 1024
-STORAGE_BACKENDS = ("local",)
+STORAGE_BACKENDS = ("local", "gcs")
 TASK_QUEUES = ("local", "pubsub")
 
 
@@ -55,6 +55,7 @@ class Settings:
     task_queue: str = "local"
     tasks_topic: str = ""
     max_operation_objects: int = 500
+    vision_endpoint: str = ""  # empty: vision.googleapis.com; e.g. eu-vision.googleapis.com
 
     @property
     def engine_pool_size(self) -> int:
@@ -96,6 +97,7 @@ def _load() -> Settings:
         results_base_url=_str("RESULTS_BASE_URL", "").rstrip("/"),
         log_level=_str("LOG_LEVEL", Settings.log_level).upper(),
         **_document_settings(),
+        vision_endpoint=_str("VISION_ENDPOINT", Settings.vision_endpoint).rstrip("/"),
     )
 
 
