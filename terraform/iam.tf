@@ -11,15 +11,19 @@ resource "google_service_account" "fn" {
 
 locals {
   # (function, bucket, role): the whole of the functions' storage access.
-  #  upload:  creates new objects in the input bucket (?mode=async; never overwrites).
-  #  ocr:     reads input objects; reads, creates and replaces result documents.
-  #  results: reads input objects (pending or not) and result documents.
+  #  upload:  creates new objects in the input bucket (?mode=async; never overwrites) and
+  #           lists them (POST /operations); writes operation records (results bucket).
+  #  ocr:     reads input objects; reads, creates and replaces result documents, shards
+  #           and operation records.
+  #  results: reads input objects (pending or not), result documents and operations.
   # Cloud Vision needs no role: calling it is allowed to any identity in the project.
   bucket_grants = {
-    "upload-input-create" = { fn = "upload", bucket = "input", role = "roles/storage.objectCreator" }
-    "ocr-input-read"      = { fn = "ocr", bucket = "input", role = "roles/storage.objectViewer" }
-    "ocr-results-write"   = { fn = "ocr", bucket = "results", role = "roles/storage.objectUser" }
-    "results-input-read"  = { fn = "results", bucket = "input", role = "roles/storage.objectViewer" }
+    "upload-input-create"  = { fn = "upload", bucket = "input", role = "roles/storage.objectCreator" }
+    "upload-input-read"    = { fn = "upload", bucket = "input", role = "roles/storage.objectViewer" }
+    "upload-results-write" = { fn = "upload", bucket = "results", role = "roles/storage.objectUser" }
+    "ocr-input-read"       = { fn = "ocr", bucket = "input", role = "roles/storage.objectViewer" }
+    "ocr-results-write"    = { fn = "ocr", bucket = "results", role = "roles/storage.objectUser" }
+    "results-input-read"   = { fn = "results", bucket = "input", role = "roles/storage.objectViewer" }
     "results-results-read" = {
       fn = "results", bucket = "results", role = "roles/storage.objectViewer"
     }

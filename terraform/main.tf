@@ -25,11 +25,20 @@ locals {
 
   pubsub_agent = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
-  # Topics by role. Another stage (e.g. fanning PDF pages out to workers) adds an entry
-  # here and, if a function publishes to it, an environment variable below.
+  # Topics by role: storage notifications, the tasks of long-running operations (document
+  # plans and page ranges, which fan a long PDF out over many OCR instances), and the dead
+  # letters of both push subscriptions.
   topics = {
     notifications = "${var.name_prefix}-input-finalized"
-    dead_letter   = "${var.name_prefix}-input-finalized-dead-letter"
+    tasks         = "${var.name_prefix}-tasks"
+    dead_letter   = "${var.name_prefix}-dead-letter"
+  }
+
+  # Push subscriptions to the OCR function, which takes storage notifications and tasks
+  # alike (ocr_core/ocr_event.py tells them apart by the message attributes).
+  ocr_pushes = {
+    notifications = "${var.name_prefix}-ocr-push"
+    tasks         = "${var.name_prefix}-tasks-push"
   }
 
   # The three functions: folder under functions/, entry point in its main.py.
@@ -51,11 +60,16 @@ locals {
     OCR_ENGINE      = var.ocr_engine
     VISION_ENDPOINT = var.vision_endpoint
   }
+  # Upload (POST /operations) and OCR (plans -> page ranges) publish operation tasks.
+  tasks_env = {
+    TASK_QUEUE  = "pubsub"
+    TASKS_TOPIC = google_pubsub_topic.topic["tasks"].id
+  }
   function_env = {
-    upload = merge(local.common_env, local.engine_env, {
+    upload = merge(local.common_env, local.engine_env, local.tasks_env, {
       RESULTS_BASE_URL = module.results.uri
     }, lookup(var.extra_env, "upload", {}))
-    ocr     = merge(local.common_env, local.engine_env, lookup(var.extra_env, "ocr", {}))
+    ocr     = merge(local.common_env, local.engine_env, local.tasks_env, lookup(var.extra_env, "ocr", {}))
     results = merge(local.common_env, lookup(var.extra_env, "results", {}))
   }
 

@@ -27,8 +27,13 @@ output "notification_topic" {
   value = google_pubsub_topic.topic["notifications"].name
 }
 
+output "tasks_topic" {
+  description = "Tasks of long-running operations (TASKS_TOPIC of the upload and OCR functions)."
+  value       = google_pubsub_topic.topic["tasks"].id
+}
+
 output "dead_letter_subscription" {
-  description = "Notifications the OCR function failed on max_delivery_attempts times."
+  description = "Notifications and tasks the OCR function failed on max_delivery_attempts times."
   value       = google_pubsub_subscription.dead_letters.name
 }
 

@@ -20,15 +20,17 @@ resource "google_pubsub_topic_iam_member" "gcs_publishes_notifications" {
   member  = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
 }
 
-# Push each notification to the OCR function, authenticated with an OIDC token of its own
-# service account. The function answers 2xx when done (or permanently failed: a failed
+# Push notifications and tasks to the OCR function, authenticated with an OIDC token of its
+# own service account. The function answers 2xx when done (or permanently failed: a failed
 # result is written), and an error when the failure may pass: Pub/Sub then retries with
 # exponential backoff, and after max_delivery_attempts moves the message to the
 # dead-letter topic instead of retrying forever.
 resource "google_pubsub_subscription" "ocr_push" {
+  for_each = local.ocr_pushes
+
   project = var.project_id
-  name    = "${var.name_prefix}-ocr-push"
-  topic   = google_pubsub_topic.topic["notifications"].id
+  name    = each.value
+  topic   = google_pubsub_topic.topic[each.key].id
   labels  = var.labels
 
   # For push, the ack deadline is also the request timeout: the function's own timeout.
@@ -62,7 +64,18 @@ resource "google_pubsub_subscription" "ocr_push" {
   ]
 }
 
-# Dead letters are kept in a pull subscription, to inspect and replay
+# The upload function (POST /operations) and the OCR function (a plan's page ranges)
+# publish operation tasks.
+resource "google_pubsub_topic_iam_member" "task_publishers" {
+  for_each = toset(["upload", "ocr"])
+
+  project = var.project_id
+  topic   = google_pubsub_topic.topic["tasks"].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.fn[each.key].member
+}
+
+# Dead letters (of both subscriptions) are kept in a pull subscription, to inspect and replay
 # (gcloud pubsub subscriptions pull <name> --auto-ack).
 resource "google_pubsub_subscription" "dead_letters" {
   project                    = var.project_id
@@ -87,8 +100,10 @@ resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letters" {
 }
 
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_forwarded" {
+  for_each = local.ocr_pushes
+
   project      = var.project_id
-  subscription = google_pubsub_subscription.ocr_push.name
+  subscription = google_pubsub_subscription.ocr_push[each.key].name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_agent
 }

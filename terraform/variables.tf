@@ -127,7 +127,7 @@ variable "functions" {
   }))
   default = {
     upload  = { memory = "1Gi", cpu = "1", timeout = 120, concurrency = 8, min_instances = 0, max_instances = 10 }
-    ocr     = { memory = "1Gi", cpu = "1", timeout = 300, concurrency = 8, min_instances = 0, max_instances = 10 }
+    ocr     = { memory = "2Gi", cpu = "2", timeout = 540, concurrency = 4, min_instances = 0, max_instances = 10 }
     results = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 10 }
   }
 
@@ -149,7 +149,9 @@ variable "extra_env" {
         for name in keys(env) : contains([
           "OCR_ENGINE", "OCR_LANG", "INPUT_BUCKET", "RESULTS_BUCKET", "RESULTS_PREFIX",
           "MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "ENGINE_THREADS", "RESULTS_BASE_URL",
-          "LOG_LEVEL", "VISION_ENDPOINT", "TESSDATA_PREFIX",
+          "LOG_LEVEL", "VISION_ENDPOINT", "TESSDATA_PREFIX", "MAX_DOCUMENT_BYTES",
+          "MAX_DOCUMENT_PAGES", "DOCUMENT_SHARD_PAGES", "PDF_RENDER_DPI",
+          "DOCUMENT_PAGE_MAX_PIXELS", "PDF_USE_TEXT_LAYER", "MAX_OPERATION_OBJECTS",
         ], name)
       ]
     ]))

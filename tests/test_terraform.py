@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from ocr_core.config import STORAGE_BACKENDS, Settings
+from ocr_core.config import STORAGE_BACKENDS, TASK_QUEUES, Settings
 from ocr_core.engines import ENGINE_NAMES
 
 from .conftest import ROOT
@@ -157,7 +157,9 @@ def test_environment_variables_are_settings_the_code_reads(root) -> None:
         assert found, f"{name}: no environment found"
         assert found <= known, f"{name}: not read by ocr_core/config.py: {sorted(found - known)}"
         assert {"STORAGE_BACKEND", "INPUT_BUCKET", "RESULTS_BUCKET"} <= found
-    assert {"OCR_ENGINE", "VISION_ENDPOINT"} <= envs["upload"] & envs["ocr"]
+    assert {"OCR_ENGINE", "VISION_ENDPOINT", "TASK_QUEUE", "TASKS_TOPIC"} <= envs["upload"] & envs[
+        "ocr"
+    ]
     assert "RESULTS_BASE_URL" in envs["upload"]
     assert "OCR_ENGINE" not in envs["results"]  # no engine there
     common = root["locals"]["common_env"]
@@ -209,6 +211,10 @@ def test_trigger_and_delivery_wiring(root) -> None:
     assert notification["event_types"] == ["OBJECT_FINALIZE"]
     assert notification["bucket"] == '${google_storage_bucket.data["input"].name}'
     push = res["google_pubsub_subscription"]["ocr_push"]
+    assert push["for_each"] == "${local.ocr_pushes}"
+    assert set(root["locals"]["ocr_pushes"]) == {"notifications", "tasks"}
+    assert set(root["locals"]["ocr_pushes"]) <= set(root["locals"]["topics"])
+    assert push["topic"] == "${google_pubsub_topic.topic[each.key].id}"
     assert push["push_config"][0]["push_endpoint"] == "${module.ocr.uri}"
     assert push["push_config"][0]["oidc_token"]
     assert push["dead_letter_policy"][0]["max_delivery_attempts"] == "${var.max_delivery_attempts}"
@@ -217,6 +223,12 @@ def test_trigger_and_delivery_wiring(root) -> None:
     publisher = res["google_pubsub_topic_iam_member"]["gcs_publishes_notifications"]
     assert publisher["role"] == "roles/pubsub.publisher"
     assert "google_storage_project_service_account.gcs" in publisher["member"]
+    # The functions that publish operation tasks (ocr_core/tasks.py) may, on that topic only.
+    tasks = res["google_pubsub_topic_iam_member"]["task_publishers"]
+    assert tasks["for_each"] == '${toset(["upload", "ocr"])}'
+    assert tasks["topic"] == '${google_pubsub_topic.topic["tasks"].name}'
+    assert root["locals"]["tasks_env"]["TASKS_TOPIC"] == '${google_pubsub_topic.topic["tasks"].id}'
+    assert root["locals"]["tasks_env"]["TASK_QUEUE"] in TASK_QUEUES
 
 
 def test_buckets_are_private_and_uniform(root) -> None:
@@ -229,10 +241,19 @@ def test_buckets_are_private_and_uniform(root) -> None:
 def test_service_accounts_get_bucket_roles_only(root) -> None:
     grants = root["locals"]["bucket_grants"]
     roles = {(g["fn"], g["bucket"], g["role"]) for g in grants.values()}
-    assert ("upload", "input", "roles/storage.objectCreator") in roles
-    assert ("ocr", "results", "roles/storage.objectUser") in roles
-    assert not any(fn == "upload" and bucket == "results" for fn, bucket, _ in roles)
-    assert not any("admin" in role.lower() for *_, role in roles)
+    assert roles == {
+        # async uploads create (never replace) objects; POST /operations lists them and
+        # records the operation in the results bucket
+        ("upload", "input", "roles/storage.objectCreator"),
+        ("upload", "input", "roles/storage.objectViewer"),
+        ("upload", "results", "roles/storage.objectUser"),
+        # the OCR function never writes the input bucket (no re-trigger, no tampering)
+        ("ocr", "input", "roles/storage.objectViewer"),
+        ("ocr", "results", "roles/storage.objectUser"),
+        # the results function only reads
+        ("results", "input", "roles/storage.objectViewer"),
+        ("results", "results", "roles/storage.objectViewer"),
+    }
     project_members = root["resource"]["google_project_iam_member"]
     assert set(project_members) == {"build"}  # no function account has a project role
 
