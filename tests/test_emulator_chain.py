@@ -146,3 +146,29 @@ def test_readme_emulator_examples_work_as_written(chain: EmulatorChain) -> None:
     assert "CORNER CAFE\nEspresso 2.50" in out  # ?format=text of the curl upload
     assert '"status": "done"' in out and "INVOICE" in out  # the storage client's upload
     assert '"name":"scans/invoice.gif.json"' in out.replace(" ", "")  # the results bucket
+
+
+def test_a_pdf_fans_out_as_tasks_through_the_tasks_topic(
+    chain: EmulatorChain, storage_client: Any
+) -> None:
+    """A document in the input bucket: notification -> OCR function plans it -> page tasks
+    published to the tasks topic -> pushed back to the OCR function -> shards and result."""
+    blob = storage_client.bucket(chain.input_bucket).blob("contracts/contract.pdf")
+    blob.upload_from_filename(str(TEST_IMAGES / "contract.pdf"), content_type="application/pdf")
+    response = wait_for_result(chain, "contracts/contract.pdf")
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert doc["status"] == "done" and doc["document"]["page_count"] >= 2
+    assert doc["operation"]
+    shards = [b.name for b in storage_client.list_blobs(chain.results_bucket, prefix="contracts/")]
+    assert "contracts/contract.pdf.json" in shards
+    assert any(".shards/output-" in name for name in shards)
+    # The shard was written by a page task that came back through the tasks topic's push.
+    log = (chain.work_dir / "function-ocr.log").read_text()  # type: ignore[operator]
+    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any(
+        e.get("message") == "shard stored"
+        and e.get("task") == "pages"
+        and e.get("event_type") == "google.cloud.pubsub.topic.v1.messagePublished"
+        for e in entries
+    )
