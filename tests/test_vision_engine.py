@@ -329,3 +329,46 @@ def test_whole_request_failures_map_to_retry_or_reject(vision_server) -> None:
         assert time.monotonic() - started < 10  # retried within the engine's budget, then given up
     finally:
         vision_server.answers.fail_with = None
+
+
+def _tiff(frames: list[Image.Image]) -> bytes:
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    return buf.getvalue()
+
+
+def test_document_pages_go_to_vision_in_batches(vision_server, reconfigure) -> None:
+    """A multi-page document's pages are sent 16 to a request, in page order."""
+    from ocr_core.documents import TIFF, ocr_pages, open_document
+
+    settings = reconfigure(OCR_ENGINE="vision", VISION_ENDPOINT=vision_server.url)
+    with Image.open(FIXTURE_IMAGE) as im:
+        page = im.convert("RGB")
+    blank = Image.new("RGB", (320, 200), "white")
+    frames = [page, blank, page] + [blank] * 15  # 18 pages: the recorded one at 1 and 3
+    sent = len(vision_server.requests)
+    with open_document(_tiff(frames), TIFF, settings) as document:
+        pages = ocr_pages(document, 1, 18)
+    assert [len(r) for r in vision_server.requests[sent:]] == [16, 2]
+    assert [p["page_number"] for p in pages] == list(range(1, 19))
+    assert pages[0]["word_count"] == pages[2]["word_count"] == 332
+    assert pages[0]["language"] == "en" and pages[0]["source"] == "ocr"
+    assert pages[0]["text"].startswith("FOR OFFICIAL USE ONLY")
+    assert pages[1]["text"] == "" and pages[1]["word_count"] == 0
+    assert pages[0]["blocks"][0]["lines"][0]["text"] == "FOR OFFICIAL USE ONLY"
+
+
+def test_a_page_vision_rejects_fails_its_range(vision_server, reconfigure) -> None:
+    from ocr_core.documents import TIFF, ocr_pages, open_document
+
+    settings = reconfigure(OCR_ENGINE="vision", VISION_ENDPOINT=vision_server.url)
+    vision_server.errors[(333, 222)] = {"code": 3, "message": "Bad image data."}
+    try:
+        frames = [Image.new("RGB", (320, 200), "white"), Image.new("RGB", (333, 222), "white")]
+        with (
+            open_document(_tiff(frames), TIFF, settings) as document,
+            pytest.raises(errors.EngineRejectedImage),
+        ):
+            ocr_pages(document, 1, 2)
+    finally:
+        vision_server.errors.pop((333, 222), None)

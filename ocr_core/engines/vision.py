@@ -111,6 +111,7 @@ class VisionEngine:
     """Thread-safe: the Vision client is (gRPC channels are shared by threads)."""
 
     name = "vision"
+    max_batch_images = MAX_BATCH_IMAGES
 
     def __init__(self, client: Any = None, *, endpoint: str = "", timeout_s: float = 60.0) -> None:
         from google.cloud import vision
