@@ -16,7 +16,8 @@ locals {
   #  ocr:     reads input objects; reads, creates and replaces result documents, shards
   #           and operation records.
   #  results: reads input objects (pending or not), result documents and operations.
-  # Cloud Vision needs no role: calling it is allowed to any identity in the project.
+  # No role is granted for Cloud Vision: the API is enabled in this project and called by
+  # the function's own identity, billed to the project.
   bucket_grants = {
     "upload-input-create"  = { fn = "upload", bucket = "input", role = "roles/storage.objectCreator" }
     "upload-input-read"    = { fn = "upload", bucket = "input", role = "roles/storage.objectViewer" }
