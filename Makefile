@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQS := requirements-dev.txt $(wildcard functions/*/requirements.txt)
 
-.PHONY: run test lint format images clean
+.PHONY: run run-emulators test lint format images package checkov clean
 
 $(STAMP): $(REQS) scripts/bootstrap.sh
 	@scripts/bootstrap.sh $(VENV) requirements-dev.txt
@@ -17,7 +17,24 @@ $(STAMP): $(REQS) scripts/bootstrap.sh
 run: $(STAMP)
 	PORT=$(PORT) DATA_DIR=$(DATA_DIR) $(PY) -m ocr_local --port $(PORT) --data-dir $(DATA_DIR)
 
-test: $(STAMP)
+# The cloud wiring on emulators: fake-gcs-server -> Pub/Sub emulator (gcloud) -> functions.
+run-emulators: $(STAMP)
+	PORT=$(PORT) $(PY) -m ocr_local.emulators --port $(PORT)
+
+# The functions' deploy archives (what Terraform uploads), under build/functions/.
+package: $(STAMP)
+	$(PY) scripts/package_functions.py
+
+# checkov in a venv of its own; make test goes on without it (its test then skips).
+CHECKOV_STAMP := .venv-checkov/.installed
+$(CHECKOV_STAMP): requirements-checkov.txt scripts/bootstrap.sh
+	@scripts/bootstrap.sh .venv-checkov requirements-checkov.txt && touch $@ \
+		|| echo "checkov could not be installed; its test will skip" >&2
+
+checkov: $(CHECKOV_STAMP)
+	.venv-checkov/bin/checkov -d terraform --framework terraform --skip-download --compact
+
+test: $(STAMP) $(CHECKOV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
@@ -33,4 +50,4 @@ images: $(STAMP)
 	$(PY) scripts/make_test_images.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov .pytest_cache .ruff_cache build terraform/.build

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIB = 1024 * 1024
-STORAGE_BACKENDS = ("local",)
+STORAGE_BACKENDS = ("local", "gcs")
 TASK_QUEUES = ("local", "pubsub")
 
 
@@ -57,6 +57,7 @@ class Settings:
     max_operation_objects: int = 500
     max_batch_items: int = 20
     max_batch_bytes: int = 30 * MIB  # under Cloud Run's 32 MiB request cap
+    vision_endpoint: str = ""  # empty: vision.googleapis.com; e.g. eu-vision.googleapis.com
 
     @property
     def engine_pool_size(self) -> int:
@@ -105,6 +106,7 @@ def _load() -> Settings:
         **_document_settings(),
         max_batch_items=max(1, _int("MAX_BATCH_ITEMS", Settings.max_batch_items)),
         max_batch_bytes=_int("MAX_BATCH_BYTES", Settings.max_batch_bytes),
+        vision_endpoint=_str("VISION_ENDPOINT", Settings.vision_endpoint).rstrip("/"),
     )
 
 

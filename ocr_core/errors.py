@@ -123,6 +123,12 @@ class TooManyObjects(OcrError):
     code, status = "too_many_objects", 400
 
 
+class EngineRejectedImage(OcrError):
+    """The engine refused this image for good (Cloud Vision's INVALID_ARGUMENT): no retry."""
+
+    code, status = "engine_rejected_image", 422
+
+
 class TransientError(OcrError):
     """Storage or engine trouble that may pass: the event path raises it so the platform retries."""
 

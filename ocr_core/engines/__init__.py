@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 from ..config import Settings, get_settings
-from .base import Engine, OcrOutput
+from .base import Engine, OcrOutput, recognize_many
 
-__all__ = ["ENGINE_NAMES", "Engine", "OcrOutput", "get_engine"]
+__all__ = ["ENGINE_NAMES", "Engine", "OcrOutput", "get_engine", "recognize_many"]
 
-ENGINE_NAMES = ("tesseract",)
+ENGINE_NAMES = ("tesseract", "vision")
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -20,16 +20,22 @@ def _build(name: str, settings: Settings) -> Engine:
         from .tesseract import TesseractEngine
 
         return TesseractEngine(default_lang=settings.ocr_lang, pool_size=settings.engine_pool_size)
+    if name == "vision":
+        from .vision import VisionEngine
+
+        return VisionEngine(endpoint=settings.vision_endpoint)
     raise ValueError(f"OCR_ENGINE must be one of {', '.join(ENGINE_NAMES)}; got {name!r}")
 
 
 def get_engine(name: str | None = None) -> Engine:
     settings = get_settings()
     name = (name or settings.ocr_engine).lower()
-    engine = _engines.get(name)
+    # Vision's client is bound to its endpoint: another endpoint is another engine.
+    key = f"{name}@{settings.vision_endpoint}" if name == "vision" else name
+    engine = _engines.get(key)
     if engine is None:
         with _lock:
-            engine = _engines.get(name)
+            engine = _engines.get(key)
             if engine is None:
-                engine = _engines[name] = _build(name, settings)
+                engine = _engines[key] = _build(name, settings)
     return engine

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from PIL import Image
+
+from ..errors import OcrError
 
 
 @dataclass(frozen=True)
@@ -85,3 +88,23 @@ class Engine(Protocol):
     def recognize(self, image: Image.Image, lang: str | None = None) -> OcrOutput: ...
 
     def supported_languages(self) -> list[str]: ...
+
+
+def recognize_many(
+    engine: Engine, images: Sequence[Image.Image], lang: str | None = None
+) -> list[OcrOutput | OcrError]:
+    """OCR several images: one ``OcrOutput`` or ``OcrError`` per image, in order.
+
+    Engines that batch (Vision: 16 images a request) offer ``recognize_many`` themselves;
+    the others are called image by image. A bad image fails alone, not the whole batch.
+    """
+    batched = getattr(engine, "recognize_many", None)
+    if batched is not None:
+        return list(batched(images, lang=lang))
+    results: list[OcrOutput | OcrError] = []
+    for image in images:
+        try:
+            results.append(engine.recognize(image, lang=lang))
+        except OcrError as exc:
+            results.append(exc)
+    return results

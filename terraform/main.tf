@@ -1,0 +1,108 @@
+# OCR pipeline on Google Cloud: buckets, the storage notification -> Pub/Sub -> OCR function
+# wiring, three Cloud Run functions (2nd gen) and their service accounts.
+#
+# Trigger choice: a Cloud Storage notification to a Pub/Sub topic, pushed by a subscription
+# that this configuration owns, rather than an Eventarc finalize trigger. Both are Pub/Sub
+# underneath, but only an own subscription exposes the dead-letter policy, the retry
+# backoff and the ack deadline (Eventarc manages its subscription itself), and it is
+# exactly the chain the emulator tests run (fake-gcs-server notifications -> Pub/Sub
+# emulator push -> the OCR function), so what is tested locally is what is deployed.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+data "google_storage_project_service_account" "gcs" {
+  project = var.project_id
+}
+
+locals {
+  project_number = data.google_project.this.number
+  location       = var.bucket_location != "" ? var.bucket_location : upper(var.region)
+  input_bucket   = var.input_bucket_name != "" ? var.input_bucket_name : "${var.project_id}-${var.name_prefix}-input"
+  results_bucket = var.results_bucket_name != "" ? var.results_bucket_name : "${var.project_id}-${var.name_prefix}-results"
+  source_bucket  = "${var.project_id}-${var.name_prefix}-sources"
+
+  pubsub_agent = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  # Topics by role: storage notifications, the tasks of long-running operations (document
+  # plans and page ranges, which fan a long PDF out over many OCR instances), and the dead
+  # letters of both push subscriptions.
+  topics = {
+    notifications = "${var.name_prefix}-input-finalized"
+    tasks         = "${var.name_prefix}-tasks"
+    dead_letter   = "${var.name_prefix}-dead-letter"
+  }
+
+  # Push subscriptions to the OCR function, which takes storage notifications and tasks
+  # alike (ocr_core/ocr_event.py tells them apart by the message attributes).
+  ocr_pushes = {
+    notifications = "${var.name_prefix}-ocr-push"
+    tasks         = "${var.name_prefix}-tasks-push"
+  }
+
+  # The three functions: folder under functions/, entry point in its main.py.
+  functions = {
+    upload  = { entry_point = "extract_text", description = "POST /extract-text: inline OCR, async uploads into the input bucket" }
+    ocr     = { entry_point = "on_object_finalized", description = "Storage notification (Pub/Sub push) -> OCR -> result document" }
+    results = { entry_point = "get_result", description = "GET /results/<object name>" }
+  }
+
+  # Environment variables: names are the settings ocr_core/config.py reads (tests check it).
+  common_env = {
+    STORAGE_BACKEND  = "gcs"
+    INPUT_BUCKET     = local.input_bucket
+    RESULTS_BUCKET   = local.results_bucket
+    MAX_UPLOAD_BYTES = tostring(var.max_upload_bytes)
+    LOG_LEVEL        = var.log_level
+  }
+  engine_env = {
+    OCR_ENGINE      = var.ocr_engine
+    VISION_ENDPOINT = var.vision_endpoint
+  }
+  # Upload (POST /operations) and OCR (plans -> page ranges) publish operation tasks.
+  tasks_env = {
+    TASK_QUEUE  = "pubsub"
+    TASKS_TOPIC = google_pubsub_topic.topic["tasks"].id
+  }
+  function_env = {
+    upload = merge(local.common_env, local.engine_env, local.tasks_env, {
+      RESULTS_BASE_URL = module.results.uri
+    }, lookup(var.extra_env, "upload", {}))
+    ocr     = merge(local.common_env, local.engine_env, local.tasks_env, lookup(var.extra_env, "ocr", {}))
+    results = merge(local.common_env, lookup(var.extra_env, "results", {}))
+  }
+
+  # What goes into each function's source archive (scripts/package_functions.py builds the
+  # same layout, and the tests hold the two to each other): the function's own files at
+  # the root, and the core package beside them.
+  function_files = ["main.py", "requirements.txt"]
+  core_package   = "ocr_core"
+  core_globs     = ["**/*.py", "**/*.json", "**/*.yaml", "**/*.html", "**/*.css", "**/*.js", "**/*.txt"]
+  core_files = sort(tolist(toset(flatten([
+    for pattern in local.core_globs : [
+      for f in fileset("${path.module}/../${local.core_package}", pattern) : f if !strcontains(f, "__pycache__")
+    ]
+  ]))))
+
+  apis = [
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "storage.googleapis.com",
+    "vision.googleapis.com",
+  ]
+}
+
+resource "google_project_service" "api" {
+  for_each = toset(local.apis)
+
+  project = var.project_id
+  service = each.value
+  # Leave APIs on at destroy: other things in the project may use them.
+  disable_on_destroy = false
+}

@@ -1,0 +1,67 @@
+# One Cloud Run function (2nd gen) from a source archive that holds the function's own
+# files at its root and the core package beside them. scripts/package_functions.py builds
+# the same layout; the tests build it, unpack it and import the entry point from it.
+
+data "archive_file" "source" {
+  type             = "zip"
+  output_path      = "${var.build_dir}/${var.name}.zip"
+  output_file_mode = "0644" # same bytes on every machine: the hash moves only with the code
+
+  dynamic "source" {
+    for_each = toset(var.function_files)
+    content {
+      content  = file("${var.source_dir}/${source.value}")
+      filename = source.value
+    }
+  }
+
+  dynamic "source" {
+    for_each = toset(var.core_files)
+    content {
+      content  = file("${var.core_dir}/${source.value}")
+      filename = "${var.core_package}/${source.value}"
+    }
+  }
+}
+
+# Named by content hash: unchanged code keeps its object name, so the function is neither
+# rebuilt nor redeployed; changed code gets a new name, which redeploys it.
+resource "google_storage_bucket_object" "source" {
+  bucket       = var.source_bucket
+  name         = "${var.name}/${data.archive_file.source.output_sha256}.zip"
+  source       = data.archive_file.source.output_path
+  content_type = "application/zip"
+}
+
+resource "google_cloudfunctions2_function" "this" {
+  project     = var.project_id
+  location    = var.region
+  name        = var.name
+  description = var.description
+  labels      = var.labels
+
+  build_config {
+    runtime         = var.runtime
+    entry_point     = var.entry_point
+    service_account = var.build_service_account
+    source {
+      storage_source {
+        bucket = var.source_bucket
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = var.sizing.memory
+    available_cpu                    = var.sizing.cpu
+    timeout_seconds                  = var.sizing.timeout
+    max_instance_request_concurrency = var.sizing.concurrency
+    min_instance_count               = var.sizing.min_instances
+    max_instance_count               = var.sizing.max_instances
+    service_account_email            = var.service_account_email
+    ingress_settings                 = var.ingress
+    all_traffic_on_latest_revision   = true
+    environment_variables            = var.environment
+  }
+}
