@@ -43,6 +43,7 @@ UPLOAD_ERRORS: dict[int, list[type[errors.OcrError]]] = {
     ],
     413: [errors.FileTooLarge, errors.ImageTooLarge],
     415: [errors.UnsupportedFormat],
+    422: [errors.EngineRejectedImage],
     503: [errors.EngineError, errors.StorageError],
 }
 BATCH_ERRORS: dict[int, list[type[errors.OcrError]]] = {
@@ -51,7 +52,13 @@ BATCH_ERRORS: dict[int, list[type[errors.OcrError]]] = {
 }
 #: What one batch item can carry in its ``error`` (the single-image errors, per file).
 ITEM_ERRORS = [
-    *_codes(*UPLOAD_ERRORS[400], *UPLOAD_ERRORS[413], *UPLOAD_ERRORS[415], errors.EngineError),
+    *_codes(
+        *UPLOAD_ERRORS[400],
+        *UPLOAD_ERRORS[413],
+        *UPLOAD_ERRORS[415],
+        *UPLOAD_ERRORS[422],
+        errors.EngineError,
+    ),
     "internal_error",
 ]
 OPERATIONS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
@@ -65,6 +72,7 @@ RESULT_FAILURE_CODES = _codes(
     *UPLOAD_ERRORS[400],
     *UPLOAD_ERRORS[413],
     *UPLOAD_ERRORS[415],
+    *UPLOAD_ERRORS[422],
     errors.TooManyPages,
     errors.EncryptedDocument,
     errors.CorruptDocument,
@@ -107,6 +115,7 @@ EXAMPLE_MESSAGES = {
     "method_not_allowed": "GET is not allowed here; use POST",
     "ocr_failed": "OCR failed for this object: The file is not an image",
     "engine_error": "The OCR engine failed on this image; try again",
+    "engine_rejected_image": "Cloud Vision rejected the image: Bad image data.",
     "storage_error": "The stored result is unreadable",
     "temporarily_unavailable": "The function did not answer; try again",
     "internal_error": "Internal error; it has been logged",

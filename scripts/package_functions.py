@@ -23,7 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("upload", "ocr", "results")
 FUNCTION_FILES = ("main.py", "requirements.txt")
 CORE_PACKAGE = "ocr_core"
-CORE_GLOBS = ("**/*.py", "**/*.json", "**/*.yaml", "**/*.html", "**/*.css", "**/*.js", "**/*.txt")
+CORE_GLOBS = (
+    "**/*.py",
+    "**/*.json",
+    "**/*.yaml",
+    "**/*.html",
+    "**/*.css",
+    "**/*.js",
+    "**/*.txt",
+    "**/*.gz",
+    "**/LICENSE",
+    "**/NOTICE",
+    "**/VERSION",
+)
 #: The zip epoch: no timestamps from the checkout leak into the archive's bytes.
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 

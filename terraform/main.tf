@@ -78,7 +78,7 @@ locals {
   # the root, and the core package beside them.
   function_files = ["main.py", "requirements.txt"]
   core_package   = "ocr_core"
-  core_globs     = ["**/*.py", "**/*.json", "**/*.yaml", "**/*.html", "**/*.css", "**/*.js", "**/*.txt"]
+  core_globs     = ["**/*.py", "**/*.json", "**/*.yaml", "**/*.html", "**/*.css", "**/*.js", "**/*.txt", "**/*.gz", "**/LICENSE", "**/NOTICE", "**/VERSION"]
   core_files = sort(tolist(toset(flatten([
     for pattern in local.core_globs : [
       for f in fileset("${path.module}/../${local.core_package}", pattern) : f if !strcontains(f, "__pycache__")
