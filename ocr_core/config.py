@@ -25,6 +25,19 @@ def _int(name: str, default: int) -> int:
     return value
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0 or value != value:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
 def _str(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
@@ -58,6 +71,15 @@ class Settings:
     max_batch_items: int = 20
     max_batch_bytes: int = 30 * MIB  # under Cloud Run's 32 MiB request cap
     vision_endpoint: str = ""  # empty: vision.googleapis.com; e.g. eu-vision.googleapis.com
+    # Robustness and abuse controls (README: Configuration, Robustness).
+    body_read_timeout_s: float = 30.0
+    rate_limit_rps: float = 5.0  # per client, sustained; 0 turns rate limiting off
+    rate_limit_burst: int = 20
+    trusted_proxy_hops: int = 1
+    api_keys: tuple[str, ...] = ()
+    cache_max_entries: int = 256
+    cache_max_bytes: int = 32 * MIB
+    event_max_age_s: float = 86_400.0  # 0: never drop old events
 
     @property
     def engine_pool_size(self) -> int:
@@ -107,6 +129,14 @@ def _load() -> Settings:
         max_batch_items=max(1, _int("MAX_BATCH_ITEMS", Settings.max_batch_items)),
         max_batch_bytes=_int("MAX_BATCH_BYTES", Settings.max_batch_bytes),
         vision_endpoint=_str("VISION_ENDPOINT", Settings.vision_endpoint).rstrip("/"),
+        body_read_timeout_s=_float("BODY_READ_TIMEOUT_S", Settings.body_read_timeout_s),
+        rate_limit_rps=_float("RATE_LIMIT_RPS", Settings.rate_limit_rps),
+        rate_limit_burst=_int("RATE_LIMIT_BURST", Settings.rate_limit_burst),
+        trusted_proxy_hops=_int("TRUSTED_PROXY_HOPS", Settings.trusted_proxy_hops),
+        api_keys=tuple(k.strip() for k in os.environ.get("API_KEYS", "").split(",") if k.strip()),
+        cache_max_entries=_int("CACHE_MAX_ENTRIES", Settings.cache_max_entries),
+        cache_max_bytes=_int("CACHE_MAX_BYTES", Settings.cache_max_bytes),
+        event_max_age_s=_float("EVENT_MAX_AGE_S", Settings.event_max_age_s),
     )
 
 

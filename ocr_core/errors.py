@@ -72,6 +72,30 @@ class ImageTooSmall(OcrError):
     code, status = "image_too_small", 400
 
 
+class InvalidDimensions(OcrError):
+    """Sides within the limits but a shape no text fits (a 10,000 x 10 sliver)."""
+
+    code, status = "invalid_dimensions", 400
+
+
+class Unauthorized(OcrError):
+    code, status = "unauthorized", 401
+
+
+class RequestTimeout(OcrError):
+    """The client stopped sending before its Content-Length was reached."""
+
+    code, status = "request_timeout", 408
+
+
+class RateLimited(OcrError):
+    code, status = "rate_limited", 429
+
+    def __init__(self, message: str, retry_after_s: int, **details: object) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **details)
+        self.retry_after_s = retry_after_s
+
+
 class InvalidRequest(OcrError):
     code, status = "invalid_request", 400
 

@@ -98,5 +98,5 @@ def _from_pubsub(data: dict[str, Any], event_id: str, event_time: str | None) ->
         str(name),
         _generation(generation),
         message_id,
-        attributes.get("eventTime") or event_time,
+        attributes.get("eventTime") or message.get("publishTime") or event_time,
     )

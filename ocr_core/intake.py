@@ -31,6 +31,12 @@ SUPPORTED = {
 
 MIN_SIDE = 8
 MAX_SIDE = 30_000
+#: Longest side over shortest side. A line of text scanned alone is rarely past 50:1
+#: (the corpus' line image is about 25:1); 10,000 x 10 slivers are junk or an attack.
+MAX_ASPECT_RATIO = 100
+#: Bump when intake or preprocessing changes what an engine sees: it is part of the
+#: result cache's key, so old cached answers are not served for new behaviour.
+PREPROCESSING_VERSION = "1"
 EXIF_ORIENTATION = 0x0112
 
 
@@ -168,6 +174,14 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
             f"The image is {width}x{height} pixels; text needs at least {MIN_SIDE} pixels a side",
             width=width,
             height=height,
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise errors.InvalidDimensions(
+            f"The image is {width}x{height} pixels; sides more than {MAX_ASPECT_RATIO} times "
+            "longer than the other are not read",
+            width=width,
+            height=height,
+            max_aspect_ratio=MAX_ASPECT_RATIO,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from .config import get_settings
@@ -31,4 +32,27 @@ def handle(cloud_event: Any) -> Outcome | None:
             log.info("event type not handled; acknowledged")
             return None
         with log_context(bucket=event.bucket, object=event.name, generation=event.generation):
+            age_s = event_age_s(event.event_time)
+            max_age_s = get_settings().event_max_age_s
+            if max_age_s and age_s is not None and age_s > max_age_s:
+                # Retries of an event that kept failing must end somewhere: acknowledge it.
+                log.error(
+                    "event older than EVENT_MAX_AGE_S dropped without processing",
+                    extra={"age_s": round(age_s, 1), "max_age_s": max_age_s},
+                )
+                return None
             return process_object(event.bucket, event.name, event.generation)
+
+
+def event_age_s(event_time: str | None, now: datetime | None = None) -> float | None:
+    """Seconds since the event happened (CloudEvent ``time`` / Pub/Sub ``publishTime``)."""
+    if not event_time:
+        return None
+    try:
+        happened = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
+    except ValueError:
+        log.warning("event time unreadable; age not checked", extra={"time": event_time[:64]})
+        return None
+    if happened.tzinfo is None:
+        happened = happened.replace(tzinfo=UTC)
+    return ((now or datetime.now(UTC)) - happened).total_seconds()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -9,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors
+from .cache import ResultCache
 from .config import get_settings
 from .documents import document_kind
-from .engines import get_engine
-from .intake import load_image
+from .engines import Engine, get_engine
+from .intake import PREPROCESSING_VERSION, load_image
 from .logs import get_logger
-from .results import done_document, failed_document, object_ref
+from .results import done_document, failed_document, object_ref, utc_now
 from .storage import ObjectInfo, PreconditionFailed, open_bucket
 from .storage.local import is_temp_name
 
@@ -24,13 +26,47 @@ log = get_logger("pipeline")
 def extract(
     data: bytes, *, lang: str | None = None, obj: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """OCR one image's bytes: the inline path. Raises OcrError for bad input."""
+    """OCR one image's bytes: the inline path. Raises OcrError for bad input.
+
+    Identical bytes with the same engine, language and preprocessing are answered from
+    the in-memory cache (``cached: true``); concurrent identical requests OCR once.
+    """
     settings = get_settings()
     started = time.perf_counter()
+    if len(data) > settings.max_upload_bytes:
+        raise errors.FileTooLarge(
+            f"The file is {len(data)} bytes; the limit is {settings.max_upload_bytes} bytes",
+            limit_bytes=settings.max_upload_bytes,
+        )
+    engine = get_engine()
+    key = ":".join(
+        (
+            hashlib.sha256(data).hexdigest(),
+            engine.name,
+            engine.version,
+            lang or settings.ocr_lang,
+            PREPROCESSING_VERSION,
+        )
+    )
+    document, cached = result_cache().get_or_compute(
+        key, lambda: _extract_uncached(data, lang, engine, started)
+    )
+    if cached:
+        document["cached"] = True
+        document["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        document["created_at"] = utc_now()
+    if obj is not None:
+        document["object"] = obj
+    return document
+
+
+def _extract_uncached(
+    data: bytes, lang: str | None, engine: Engine, started: float
+) -> dict[str, Any]:
+    settings = get_settings()
     image = load_image(
         data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
     )
-    engine = get_engine()
     try:
         output = engine.recognize(image.image, lang=lang)
     except errors.OcrError:
@@ -45,8 +81,24 @@ def extract(
         engine_name=engine.name,
         engine_version=engine.version,
         processing_time_ms=elapsed_ms,
-        obj=obj,
     )
+
+
+_cache: ResultCache | None = None
+_cache_guard = threading.Lock()
+
+
+def result_cache() -> ResultCache:
+    """This process's cache of answers, sized by the current settings."""
+    global _cache
+    settings = get_settings()
+    with _cache_guard:
+        if _cache is None or (_cache.max_entries, _cache.max_bytes) != (
+            settings.cache_max_entries,
+            settings.cache_max_bytes,
+        ):
+            _cache = ResultCache(settings.cache_max_entries, settings.cache_max_bytes)
+        return _cache
 
 
 @dataclass(frozen=True)
@@ -130,6 +182,7 @@ def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outc
         return Outcome(kind, result_name)
 
     obj = object_ref(bucket_name, name, generation)
+    log.info("processing object", extra={"object": name, "generation": generation})
     started = time.perf_counter()
     try:
         data = source.read(

@@ -8,6 +8,7 @@ import json
 import flask
 
 from . import errors
+from .access import check_api_key
 from .config import get_settings
 from .names import validate_object_name
 from .operations import progress_for_object
@@ -37,6 +38,7 @@ def handle(request: flask.Request) -> flask.Response:
     path = request.path
     if path.rstrip("/") == "/healthz":
         return json_response({"status": "ok"})
+    check_api_key(request, get_settings())
     if not path.startswith(PREFIX):
         raise errors.NotFound(f"No route {path!r}; GET /results/<object name>")
     require_method(request, "GET", "HEAD")

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import flask
 
 from . import batch_api, errors, operations_api, site
+from .access import check_api_key, rate_limit
 from .config import get_settings
 from .intake import load_image
 from .names import safe_upload_name
@@ -47,6 +48,11 @@ def handle(request: flask.Request) -> flask.Response:
     if path != "/extract-text":
         raise errors.NotFound(f"No route {request.path!r}; POST images to /extract-text")
     require_method(request, "POST")
+    settings = get_settings()
+    # Cheapest first: a flood (key guessing included) is refused before any key check or
+    # body read.
+    rate_limit(request, settings)
+    check_api_key(request, settings)
     mode = request.args.get("mode", "sync").lower()
     if mode not in MODES:
         raise errors.InvalidRequest(f"mode must be one of {', '.join(MODES)}", parameter="mode")

@@ -7,6 +7,7 @@ its traceback and answered as a bare 500 JSON body, never with the trace.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
@@ -15,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import flask
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 from . import errors
 from .config import get_settings
@@ -77,6 +79,10 @@ def guarded(handler: Handler) -> Handler:
         with log_context(request_id=request_id):
             try:
                 response = handler(request)
+            except errors.RateLimited as exc:
+                response = error_response(exc, {"Retry-After": str(exc.retry_after_s)})
+            except errors.Unauthorized as exc:
+                response = error_response(exc, {"WWW-Authenticate": "X-API-Key"})
             except errors.OcrError as exc:
                 response = error_response(exc)
             except RequestEntityTooLarge:
@@ -125,13 +131,36 @@ def guarded(handler: Handler) -> Handler:
                     }
                 },
             )
-            if response.status_code == 413:
-                # Answered before reading the whole body: closing the connection spares
-                # the server from draining a huge upload that nobody will look at.
-                response.headers["Connection"] = "close"
+            if response.status_code >= 400:
+                _leave_body_unread(response)
             return response
 
     return wrapper
+
+
+class StrictFormDataParser(FormDataParser):
+    """Werkzeug's parser, but a malformed or truncated form raises instead of parsing as
+    empty (which would surface as a misleading ``missing_file``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["silent"] = False
+        super().__init__(*args, **kwargs)
+
+
+def _leave_body_unread(response: flask.Response) -> None:
+    """Keep functions-framework from reading the rest of a refused body into memory.
+
+    Its ``after_request`` hook calls ``request.get_data()`` unless the response is
+    streamed: that would buffer a 200 MB upload we refused from its Content-Length (or
+    crash into a 500 on a body past ``max_content_length`` or a stalled one). As a
+    one-chunk iterator the response counts as streamed; the server then discards what is
+    left of the body in small reads (gunicorn) or closes the connection. ``Connection:
+    close`` asks the client not to reuse it.
+    """
+    payload = response.get_data()
+    response.response = iter((payload,))
+    response.headers["Content-Length"] = str(len(payload))
+    response.headers["Connection"] = "close"
 
 
 def require_method(request: flask.Request, *allowed: str) -> None:
@@ -142,9 +171,23 @@ def require_method(request: flask.Request, *allowed: str) -> None:
         )
 
 
+def _bound_body_reads(request: flask.Request, timeout_s: float) -> None:
+    """Make a stalled body (a Content-Length larger than what is sent) time out.
+
+    gunicorn's threads read sockets with no timeout at all, so a client that announces
+    more bytes than it sends would hold a thread forever. The server's socket for this
+    request is in the WSGI environ; a timeout on it makes the next read raise.
+    """
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    if sock is not None and timeout_s > 0:
+        with contextlib.suppress(OSError):
+            sock.settimeout(timeout_s)
+
+
 def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, str | None]:
     """Bytes and client file name of the one file in ``field``, limits enforced while reading."""
-    limit = get_settings().max_upload_bytes
+    settings = get_settings()
+    limit = settings.max_upload_bytes
     if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
         raise errors.FileTooLarge(
             f"The request body is {request.content_length} bytes; the limit is {limit} bytes",
@@ -157,7 +200,26 @@ def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, st
         )
     request.max_content_length = limit + MULTIPART_OVERHEAD
     request.max_form_parts = MAX_FORM_PARTS
-    files = request.files  # parses the body; raises RequestEntityTooLarge past the limit
+    request.form_data_parser_class = StrictFormDataParser
+    _bound_body_reads(request, settings.body_read_timeout_s)
+    try:
+        files = request.files  # parses the body; raises RequestEntityTooLarge past the limit
+    except TimeoutError as exc:
+        raise errors.RequestTimeout(
+            f"The body stalled for {settings.body_read_timeout_s:g} s before its "
+            f"Content-Length ({request.content_length} bytes) was reached",
+            content_length=request.content_length,
+        ) from exc
+    except ClientDisconnected as exc:
+        raise errors.InvalidRequest(
+            f"The body ended before its Content-Length ({request.content_length} bytes)",
+            content_length=request.content_length,
+        ) from exc
+    except ValueError as exc:
+        # Also what a Content-Length smaller than the body gives: the form ends mid-way.
+        raise errors.InvalidRequest(
+            f"The multipart body is malformed or ends early: {exc}"[:300]
+        ) from exc
     uploads = files.getlist(field)
     if not uploads:
         others = sorted(set(files.keys()))

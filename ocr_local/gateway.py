@@ -12,6 +12,8 @@ from __future__ import annotations
 import http.client
 import json
 import select
+import socket
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,6 +32,10 @@ HOP_BY_HOP = {
     "content-length",
 }
 CHUNK = 64 * 1024
+#: After refusing a body, how long to keep reading and discarding it so that the client,
+#: still sending, gets to read the answer instead of a connection reset (nginx's
+#: lingering close). Bounded in time; nothing is kept.
+LINGER_S = 5.0
 
 
 class Gateway(ThreadingHTTPServer):
@@ -37,10 +43,16 @@ class Gateway(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, address: tuple[str, int], routes: dict[str, int], max_body: int, health: Any = None
+        self,
+        address: tuple[str, int],
+        routes: dict[str, int],
+        max_body: int,
+        health: Any = None,
+        body_timeout_s: float = 30.0,
     ) -> None:
         self.routes = routes  # path prefix -> upstream port on 127.0.0.1
         self.max_body = max_body
+        self.body_timeout_s = body_timeout_s or None
         self.health = health or (lambda: {"status": "ok"})
         super().__init__(address, _Handler)
 
@@ -62,6 +74,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the functions log every request themselves, as JSON
 
+    def setup(self) -> None:
+        self.timeout = self.server.body_timeout_s  # a stalled body cannot hold a thread
+        super().setup()
+
     def _send_json(self, status: int, body: dict[str, Any], close: bool = False) -> None:
         payload = json.dumps(body).encode()
         self.send_response(status)
@@ -73,6 +89,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+        if close and self._has_body():
+            self._linger()
+
+    def _linger(self) -> None:
+        """Discard the rest of a refused body for up to LINGER_S, then let the socket close."""
+        sock = self.connection
+        deadline = time.monotonic() + LINGER_S
+        try:
+            self.wfile.flush()
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(0.5)
+            while time.monotonic() < deadline and sock.recv(CHUNK):
+                pass
+        except OSError:
+            pass
 
     def _route(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -127,10 +158,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for key, value in self.headers.items():
-                if key.lower() not in HOP_BY_HOP:
+                if key.lower() not in HOP_BY_HOP and key.lower() != "x-forwarded-for":
                     upstream.putheader(key, value)
-            client_ip = self.client_address[0]
-            upstream.putheader("X-Forwarded-For", client_ip)
+            # Append, as every proxy does: the last entry is the one this gateway vouches
+            # for (the functions trust TRUSTED_PROXY_HOPS entries from the right).
+            forwarded = [*self.headers.get_all("X-Forwarded-For", []), self.client_address[0]]
+            upstream.putheader("X-Forwarded-For", ", ".join(forwarded))
             upstream.putheader("X-Forwarded-Proto", "http")
             chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
             length = int(self.headers.get("Content-Length") or 0)
@@ -148,13 +181,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(err.status, error_body(err), close=True)
                 return
             response = upstream.getresponse()
-            self._relay(response, close=not complete)
-        except (ConnectionError, TimeoutError, http.client.HTTPException):
-            if not self.wfile.closed:
-                err = errors.TransientError("The function did not answer; try again")
-                self._send_json(502, error_body(err), close=True)
+            self._relay(response, complete)
+        except TimeoutError:
+            # Our socket's timeout (a client that stopped sending) or the function's.
+            err = errors.RequestTimeout("The request body or the function timed out")
+            self._try_send(err.status, error_body(err))
+        except (ConnectionError, http.client.HTTPException):
+            err = errors.TransientError("The function did not answer; try again")
+            self._try_send(502, error_body(err))
         finally:
             upstream.close()
+
+    def _try_send(self, status: int, body: dict[str, Any]) -> None:
+        if self.wfile.closed:
+            return
+        try:
+            self._send_json(status, body, close=True)
+        except OSError:
+            self.close_connection = True
 
     def _forward_body(
         self, upstream: http.client.HTTPConnection, length: int, chunked: bool
@@ -195,7 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
             sent += len(data)
         return True
 
-    def _relay(self, response: http.client.HTTPResponse, close: bool) -> None:
+    def _relay(self, response: http.client.HTTPResponse, complete: bool) -> None:
+        close = not complete
         body = response.read()
         self.send_response_only(response.status, response.reason)
         for key, value in response.getheaders():
@@ -208,6 +253,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+        if not complete:
+            self._linger()  # the function answered before the body ended
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _route
 

@@ -127,6 +127,7 @@ class Stack:
             # Twice the overhead: the function's own, more precise 413 answers come first.
             max_body=settings.max_request_bytes + 2 * MULTIPART_OVERHEAD,
             health=self.health,
+            body_timeout_s=settings.body_read_timeout_s,
         )
         watcher = Watcher(settings, ocr.url, workers=max(2, os.cpu_count() or 1))
         threading.Thread(target=gateway.serve_forever, name="gateway", daemon=True).start()

@@ -36,7 +36,7 @@ def finalized_event(info: ObjectInfo) -> tuple[dict[str, str], bytes]:
         "ce-type": FINALIZED,
         "ce-source": f"//storage.googleapis.com/projects/_/buckets/{info.bucket}",
         "ce-subject": f"objects/{info.name}",
-        "ce-time": info.updated or now,
+        "ce-time": now,
         "Content-Type": "application/json",
     }
     body = {
@@ -128,9 +128,11 @@ class Watcher:
         started = time.monotonic()
         delay = 0.5
         attempt = 0
+        # One event, redelivered as is: same id and time on every retry, as Eventarc does
+        # (the OCR function drops events older than EVENT_MAX_AGE_S by that time).
+        headers, body = finalized_event(info)
         while not self._stop.is_set():
             attempt += 1
-            headers, body = finalized_event(info)
             request = urllib.request.Request(
                 self.ocr_url, data=body, headers=headers, method="POST"
             )

@@ -7,6 +7,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import functions_framework
 import pytest
 
 from ocr_core.config import Settings, reload_settings
+from ocr_core.pipeline import result_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_IMAGES = ROOT / "test_images"
@@ -34,8 +36,19 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
         "RESULTS_BASE_URL",
         "OCR_ENGINE",
         "OCR_LANG",
+        "API_KEYS",
+        "EVENT_MAX_AGE_S",
+        "CACHE_MAX_ENTRIES",
+        "CACHE_MAX_BYTES",
+        "TRUSTED_PROXY_HOPS",
+        "BODY_READ_TIMEOUT_S",
     ):
         monkeypatch.delenv(name, raising=False)
+    # Every request of the suite comes from 127.0.0.1: tests that are about the rate
+    # limit turn it on themselves.
+    monkeypatch.setenv("RATE_LIMIT_RPS", "0")
+    reload_settings()
+    result_cache().clear()
     yield reload_settings()
     monkeypatch.undo()
     reload_settings()
@@ -117,7 +130,7 @@ def finalized_headers(bucket: str, name: str, event_id: str = "evt-1") -> dict[s
         "ce-type": "google.cloud.storage.object.v1.finalized",
         "ce-source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
         "ce-subject": f"objects/{name}",
-        "ce-time": "2026-11-22T10:00:00.000Z",
+        "ce-time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "Content-Type": "application/json",
     }
 
