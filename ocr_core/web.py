@@ -59,6 +59,20 @@ def error_response(error: errors.OcrError, headers: dict[str, str] | None = None
     return json_response(error_body(error), error.status, headers)
 
 
+def http_error_response(exc: HTTPException) -> flask.Response:
+    code = exc.code or 500
+    return json_response(
+        {
+            "success": False,
+            "error": {
+                "code": _HTTP_CODES.get(code, "http_error"),
+                "message": exc.description or exc.name,
+            },
+        },
+        code,
+    )
+
+
 def _request_id(request: flask.Request) -> str:
     trace = request.headers.get("X-Cloud-Trace-Context", "").split("/", 1)[0]
     supplied = request.headers.get("X-Request-Id", "")
@@ -93,17 +107,7 @@ def guarded(handler: Handler) -> Handler:
                     )
                 )
             except HTTPException as exc:
-                code = exc.code or 500
-                response = json_response(
-                    {
-                        "success": False,
-                        "error": {
-                            "code": _HTTP_CODES.get(code, "http_error"),
-                            "message": exc.description or exc.name,
-                        },
-                    },
-                    code,
-                )
+                response = http_error_response(exc)
             except Exception:
                 log.exception("unhandled error", extra={"path": request.path})
                 response = json_response(
@@ -198,6 +202,11 @@ def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, st
             f"Send the image as multipart/form-data in a field named {field!r} "
             f'(curl -F "{field}=@photo.jpg"); got Content-Type {request.mimetype or "none"!r}'
         )
+    if request.content_length == 0:
+        raise errors.MissingFile(
+            f"The request body is empty; send the image in the multipart field {field!r}",
+            field=field,
+        )
     request.max_content_length = limit + MULTIPART_OVERHEAD
     request.max_form_parts = MAX_FORM_PARTS
     request.form_data_parser_class = StrictFormDataParser
@@ -211,9 +220,19 @@ def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, st
             content_length=request.content_length,
         ) from exc
     except ClientDisconnected as exc:
+        if isinstance(exc.__context__, TimeoutError):  # werkzeug re-raises our timeout so
+            raise errors.RequestTimeout(
+                f"The body stalled for {settings.body_read_timeout_s:g} s before its "
+                f"Content-Length ({request.content_length} bytes) was reached",
+                content_length=request.content_length,
+            ) from exc
         raise errors.InvalidRequest(
             f"The body ended before its Content-Length ({request.content_length} bytes)",
             content_length=request.content_length,
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidRequest(
+            "The multipart part headers (such as the file name) are not valid UTF-8"
         ) from exc
     except ValueError as exc:
         # Also what a Content-Length smaller than the body gives: the form ends mid-way.
@@ -242,9 +261,9 @@ def http_error(exc: HTTPException) -> flask.Response:
     """JSON for what Flask's router answers before our handler runs (a path its converter
     rejects, such as one with a newline, or a method it does not route): never its HTML page.
     Registered in each function's main.py with ``functions_framework.errorhandler``."""
-    code = exc.code or 500
-    body = {"code": _HTTP_CODES.get(code, "http_error"), "message": exc.description or exc.name}
-    response = json_response({"success": False, "error": body}, code)
-    if code == 405:
+    response = http_error_response(exc)
+    if response.status_code == 405:
         response.headers["Allow"] = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
+    if response.status_code >= 400:
+        _leave_body_unread(response)  # a POST to an unroutable path is not read either
     return response

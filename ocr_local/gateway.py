@@ -38,6 +38,10 @@ CHUNK = 64 * 1024
 LINGER_S = 5.0
 
 
+class _ShortBody(Exception):
+    """The client's body ended before what it announced, or is not valid chunked coding."""
+
+
 class Gateway(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -169,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             if chunked:
                 upstream.putheader("Transfer-Encoding", "chunked")
-            elif length:
+            elif length or self.headers.get("Content-Length") is not None:
                 upstream.putheader("Content-Length", str(length))
             upstream.endheaders()
             complete = self._forward_body(upstream, length, chunked)
@@ -182,6 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             response = upstream.getresponse()
             self._relay(response, complete)
+        except _ShortBody as exc:
+            self._try_send(400, error_body(errors.InvalidRequest(str(exc))))
         except TimeoutError:
             # Our socket's timeout (a client that stopped sending) or the function's.
             err = errors.RequestTimeout("The request body or the function timed out")
@@ -215,7 +221,12 @@ class _Handler(BaseHTTPRequestHandler):
         if chunked:
             while True:
                 size_line = self.rfile.readline(1024)
-                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if not size_line:
+                    raise _ShortBody("The chunked body ended without its last chunk")
+                try:
+                    size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                except ValueError:
+                    raise _ShortBody("Malformed chunk size in the chunked body") from None
                 if size == 0:
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass
@@ -234,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return False
             data = self.rfile.read(min(CHUNK, length - sent))
             if not data:
-                return False
+                raise _ShortBody(f"The body ended after {sent} of its {length} bytes")
             upstream.send(data)
             sent += len(data)
         return True

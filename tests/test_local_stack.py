@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -17,88 +16,9 @@ import pytest
 import requests
 
 from .conftest import ROOT, TEST_IMAGES, words
+from .servers import LocalStack
 
 pytestmark = pytest.mark.e2e
-
-START_TIMEOUT_S = 120
-RESULT_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LocalStack:
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def input_dir(self) -> Path:
-        return self.data_dir / "ocr-input"
-
-    def start(self) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("INPUT_BUCKET", "RESULTS_BUCKET", "RESULTS_PREFIX", "STORAGE_BACKEND")
-        }
-        log = self.log_path.open("ab")
-        # Its own session, so the whole tree it starts (make, the stack, three function
-        # servers) can be stopped together by the group id of the process we started.
-        self.process = subprocess.Popen(
-            [
-                "make",
-                "--no-print-directory",
-                "run",
-                f"PORT={self.port}",
-                f"DATA_DIR={self.data_dir}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"make run exited early:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).json().get("status") == "ok":
-                    return
-            except (requests.RequestException, ValueError):
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(
-            f"stack not healthy in {START_TIMEOUT_S} s:\n{self.log_path.read_text()[-3000:]}"
-        )
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, sig)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def wait_result(self, name: str, timeout_s: float = RESULT_TIMEOUT_S) -> dict:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            response = requests.get(f"{self.url}/results/{name}", timeout=10)
-            if response.status_code == 200:
-                return response.json()
-            assert response.status_code == 202, response.text
-            time.sleep(0.3)
-        raise AssertionError(f"no result for {name} within {timeout_s} s")
 
 
 @pytest.fixture(scope="module")
