@@ -38,7 +38,13 @@ def extract(
             f"The file is {len(data)} bytes; the limit is {settings.max_upload_bytes} bytes",
             limit_bytes=settings.max_upload_bytes,
         )
-    engine = get_engine()
+    try:
+        engine = get_engine()
+    except (ValueError, RuntimeError, OSError) as exc:
+        # A broken install or configuration (missing traineddata...): not the client's
+        # fault, and an event must be retried once it is fixed, not marked failed.
+        log.exception("engine unavailable")
+        raise errors.EngineError("The OCR engine is unavailable; try again later") from exc
     key = ":".join(
         (
             hashlib.sha256(data).hexdigest(),

@@ -58,16 +58,20 @@ class _Server:
         except OSError:
             return ""
 
-    def _wait_healthy(self) -> None:
+    def _wait_healthy(self, health: bool = True) -> None:
+        """Until /healthz says ok (or, for an event function, the port accepts)."""
         assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self._log_tail()}")
             try:
+                if not health:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return
                 if requests.get(f"{self.url}/healthz", timeout=2).json().get("status") == "ok":
                     return
-            except (requests.RequestException, ValueError):
+            except (OSError, requests.RequestException, ValueError):
                 pass
             time.sleep(0.2)
         self.stop()
@@ -202,7 +206,7 @@ class FunctionServer(_Server):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._wait_healthy()
+        self._wait_healthy(health=self.target != "on_object_finalized")
 
     def worker_pids(self) -> list[int]:
         return [pid for pid in self.session_processes() if pid != self.process.pid]

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_pubsub_push_of_a_storage_notification(ocr_client, settings) -> None:
             },
             "data": base64.b64encode(json.dumps(resource).encode()).decode(),
             "messageId": "1234567890",
-            "publishTime": "2026-11-22T10:00:00Z",
+            "publishTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         },
         "subscription": "projects/demo/subscriptions/ocr-push",
     }

@@ -87,9 +87,9 @@ class LocalBucket:
         self, name: str, data: bytes, content_type: str, if_generation_match: int | None = None
     ) -> ObjectInfo:
         path = self.path_of(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}"[:255])
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("wb") as fh:
                 fh.write(data)
                 fh.flush()
