@@ -99,3 +99,4 @@ class ResultCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+            self.computed = 0
