@@ -8,8 +8,9 @@ rate limit sees N clients, loop over real images (test_images/ and ../shared/ocr
 for the duration, mixing inline OCR (``POST /extract-text``) and background uploads
 (``?mode=async``). Every image is made unique per request (bytes appended after its end,
 which decoders ignore) so the answer cache does not flatter the figures. One extra
-"abuser" client sends as fast as it can to show deliberate 429s; its answers are counted
-apart. Afterwards the script waits for the result of every async upload and counts them.
+"abuser" client (8 connections from 127.0.0.2) sends as fast as it is answered to show
+deliberate 429s; its answers are counted apart. Afterwards the script waits for the
+result of every async upload and counts them.
 
 Reports throughput, p50/p99 latency, every non-2xx by status and code, and whether the
 target holds: no errors but deliberate 429s, no 5xx, every async result present.
@@ -38,6 +39,7 @@ from requests.adapters import HTTPAdapter
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "ocr-samples"
 MAX_IMAGE_BYTES = 1_500_000
+ABUSER_THREADS = 8
 sys.path.insert(0, str(ROOT))
 
 
@@ -145,7 +147,9 @@ def client_loop(
 
 
 def abuser_loop(url: str, image: bytes, deadline: float, budget: threading.Semaphore, run: Run):
-    """One client that ignores Retry-After: every answer past its burst must be a 429."""
+    """One of the abuser's connections. Together they send one image (a cache hit, so
+    cheap to answer) from one address as fast as the server answers, ignoring
+    Retry-After: past its burst and rate, every answer must be a 429."""
     session = session_from("127.0.0.2")
     while time.monotonic() < deadline and budget.acquire(blocking=False):
         started = time.monotonic()
@@ -159,7 +163,7 @@ def abuser_loop(url: str, image: bytes, deadline: float, budget: threading.Semap
         run.add(
             Sample("abuse", response.status_code, _error_code(response), time.monotonic() - started)
         )
-        time.sleep(0.02)  # ~50 requests a second at most
+        time.sleep(0.05)  # at most ~20 requests a second per connection
 
 
 def wait_results(urls: list[str], timeout_s: float) -> tuple[int, int, list[str]]:
@@ -226,6 +230,7 @@ def report(run: Run, duration_s: float, results: tuple[int, int, list[str]], arg
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
         "clients": args.clients,
+        "rate_limit": args.rate_limit if args.url is None else "as configured",
         "duration_s": round(duration_s, 1),
         "requests": len(users),
         "throughput_rps": round(len(ok) / duration_s, 2),
@@ -267,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result-timeout", type=float, default=180.0)
     parser.add_argument("--no-abuser", action="store_true", help="no deliberate 429s")
     parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument(
+        "--rate-limit",
+        default="1/5",
+        help="RATE_LIMIT_RPS/RATE_LIMIT_BURST of the stack this script starts (default 1/5: "
+        "far above what one honest client sends here, below what the abuser sends)",
+    )
     args = parser.parse_args(argv)
     args.duration = min(args.duration, 600.0)
     args.clients = max(1, min(args.clients, 64))
@@ -277,7 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         from tests.servers import LocalStack
 
         workdir = Path(tempfile.mkdtemp(prefix="ocr-load-"))
-        stack = LocalStack(workdir / "data", workdir / "stack.log")
+        rps, burst = args.rate_limit.split("/")
+        stack = LocalStack(
+            workdir / "data",
+            workdir / "stack.log",
+            {"RATE_LIMIT_RPS": rps, "RATE_LIMIT_BURST": burst},
+        )
         print(f"starting the local stack (log: {stack.log_path})", file=sys.stderr)
         stack.start()
         url = stack.url
@@ -304,11 +320,12 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if not args.no_abuser:
             hello = (ROOT / "test_images" / "hello.jpg").read_bytes()
-            threads.append(
+            threads += [
                 threading.Thread(
                     target=abuser_loop, args=(url, hello, deadline, budget, run), daemon=True
                 )
-            )
+                for _ in range(ABUSER_THREADS)
+            ]
         for t in threads:
             t.start()
         for t in threads:
