@@ -20,6 +20,7 @@ import requests
 from ocr_core.config import Settings
 from ocr_core.logs import setup_logging
 from ocr_core.pipeline import process_object
+from ocr_core.storage.local import generation_of
 
 from .conftest import TEST_IMAGES, finalized_body, finalized_headers, words
 from .servers import FunctionServer
@@ -58,14 +59,14 @@ def put(settings: Settings, name: str, source: str = "hello.jpg") -> int:
     tmp = path.with_name(".tmp-" + path.name)
     shutil.copyfile(TEST_IMAGES / source, tmp)
     os.replace(tmp, path)
-    return path.stat().st_mtime_ns
+    return generation_of(path.stat())
 
 
 def put_bytes(settings: Settings, name: str, data: bytes) -> int:
     path = settings.data_dir / settings.input_bucket / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return path.stat().st_mtime_ns
+    return generation_of(path.stat())
 
 
 def result_path(settings: Settings, name: str) -> Path:
@@ -237,7 +238,7 @@ def test_engine_fault_raises_until_fixed_then_the_result_appears(tmp_path: Path)
     data_dir = tmp_path / "data"
     (data_dir / "ocr-input").mkdir(parents=True)
     shutil.copyfile(TEST_IMAGES / "hello.jpg", data_dir / "ocr-input" / "fault.jpg")
-    gen = (data_dir / "ocr-input" / "fault.jpg").stat().st_mtime_ns
+    gen = generation_of((data_dir / "ocr-input" / "fault.jpg").stat())
     empty = tmp_path / "no-tessdata"
     empty.mkdir()
     headers = finalized_headers("ocr-input", "fault.jpg")
