@@ -17,6 +17,7 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
+from ocr_core.access import RateLimiter
 from ocr_core.pipeline import extract, result_cache
 from ocr_local.gateway import Gateway
 
@@ -189,3 +190,13 @@ def test_cache_hits_through_the_upload_function(upload_client) -> None:
     assert post()["cached"] is False
     again = post()
     assert again["cached"] is True and "hello world" in " ".join(words(again["text"]))
+
+
+def test_token_bucket_arithmetic() -> None:
+    limiter = RateLimiter(rate=2.0, burst=3, max_clients=2)
+    assert [limiter.acquire("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.acquire("a", now=0.0) == pytest.approx(0.5)  # next token in 1/rate s
+    assert limiter.acquire("a", now=0.5) == 0.0  # refilled one
+    assert limiter.acquire("b", now=0.5) == 0.0  # another client has its own bucket
+    limiter.acquire("c", now=0.5)  # a third client: the least recently seen is forgotten
+    assert limiter.acquire("a", now=0.5) == 0.0  # "a" starts again with a full bucket

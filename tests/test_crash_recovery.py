@@ -59,7 +59,7 @@ def test_sigkill_mid_ocr_then_restart_loses_nothing(tmp_path: Path) -> None:
             60,
             "the OCR of the page to start",
         )
-        time.sleep(0.5)  # well inside the seconds the engine needs for this page
+        time.sleep(0.2)  # well inside the seconds the engine needs for this page
         stack.stop(signal.SIGKILL)  # the whole tree at once: no handler runs, nothing flushes
     finally:
         stack.stop(signal.SIGKILL)
