@@ -38,6 +38,12 @@ def handle(request: flask.Request) -> flask.Response:
     path = request.path.rstrip("/") or "/"
     if path == "/healthz":
         return json_response({"status": "ok"})
+    settings = get_settings()
+    # Cheapest first: a flood of POSTs (key guessing included) is refused before any key
+    # check or body read; then the key, for every route here but /healthz.
+    if request.method == "POST":
+        rate_limit(request, settings)
+    check_api_key(request, settings)
     if operations_api.owns(path):
         return operations_api.handle(request)
     if path == "/batch-extract":
@@ -48,11 +54,6 @@ def handle(request: flask.Request) -> flask.Response:
     if path != "/extract-text":
         raise errors.NotFound(f"No route {request.path!r}; POST images to /extract-text")
     require_method(request, "POST")
-    settings = get_settings()
-    # Cheapest first: a flood (key guessing included) is refused before any key check or
-    # body read.
-    rate_limit(request, settings)
-    check_api_key(request, settings)
     mode = request.args.get("mode", "sync").lower()
     if mode not in MODES:
         raise errors.InvalidRequest(f"mode must be one of {', '.join(MODES)}", parameter="mode")

@@ -148,7 +148,8 @@ def test_a_newer_generation_replaces_the_older_result(ocr_client, settings) -> N
     "data, code",
     [
         (b"plain text pretending to be an image", "not_an_image"),
-        (b"%PDF-1.4\n%%EOF\n", "unsupported_format"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "unsupported_format"),
+        (b"%PDF-1.4\n%%EOF\n", "corrupt_document"),  # a PDF goes the document way
         ((TEST_IMAGES / "hello.jpg").read_bytes()[:2000], "corrupt_image"),
     ],
 )
