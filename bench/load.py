@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "ocr-samples"
 MAX_IMAGE_BYTES = 1_500_000
 ABUSER_THREADS = 8
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 sys.path.insert(0, str(ROOT))
 
 
@@ -49,8 +50,8 @@ def load_images(max_bytes: int = MAX_IMAGE_BYTES) -> list[tuple[str, bytes]]:
         paths += sorted(SAMPLES.glob("*.*"))
     images = []
     for path in paths:
-        if path.suffix.lower() in (".txt", ".tsv") or path.name == "not_an_image.jpg":
-            continue
+        if path.suffix.lower() not in IMAGE_SUFFIXES or path.name == "not_an_image.jpg":
+            continue  # ground truth, manifests, PDFs (those go through /operations)
         data = path.read_bytes()
         if len(data) <= max_bytes:
             images.append((path.name, data))
@@ -131,6 +132,7 @@ def client_loop(
             )
         except requests.RequestException as exc:
             run.add(Sample(kind, 0, type(exc).__name__, time.monotonic() - started))
+            print(f"{source} {kind} {name}: {exc!r}"[:400], file=sys.stderr)
             continue
         elapsed = time.monotonic() - started
         body_url = None

@@ -45,6 +45,9 @@ class _ShortBody(Exception):
 class Gateway(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: socketserver's default listen backlog is 5: a burst of new clients overflows it and
+    #: the kernel drops or resets their connections. A front door needs room.
+    request_queue_size = 1024
 
     def __init__(
         self,

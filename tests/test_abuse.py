@@ -78,6 +78,9 @@ def test_api_key_is_required_and_checked(guarded_upload, guarded_results) -> Non
         assert KEY not in response.text
     assert upload(guarded_upload, KEY, client="203.0.113.50").status_code == 200
     assert upload(guarded_upload, OTHER_KEY, client="203.0.113.51").status_code == 200
+    operations = f"{guarded_upload.url}/operations"  # served by the upload function too
+    assert requests.get(operations, timeout=10).status_code == 401
+    assert requests.get(operations, headers={"X-API-Key": KEY}, timeout=10).status_code == 200
     url = f"{guarded_results.url}/results/nothing.png"
     assert requests.get(url, timeout=10).status_code == 401
     assert requests.get(url, headers={"X-API-Key": KEY}, timeout=10).status_code == 404
