@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
@@ -274,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result-timeout", type=float, default=180.0)
     parser.add_argument("--no-abuser", action="store_true", help="no deliberate 429s")
     parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument("--keep", action="store_true", help="keep the started stack's folder")
     parser.add_argument(
         "--rate-limit",
         default="1/5",
@@ -341,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if stack is not None:
             stack.stop()
+            if not args.keep:
+                shutil.rmtree(stack.data_dir.parent, ignore_errors=True)
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
