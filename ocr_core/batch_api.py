@@ -24,7 +24,7 @@ from .config import get_settings
 from .logs import get_logger
 from .pipeline import extract
 from .results import failed_document
-from .web import MAX_FORM_PARTS, MULTIPART_OVERHEAD, json_response
+from .web import MAX_FORM_PARTS, MULTIPART_OVERHEAD, json_response, parse_form
 
 FIELD = "images"
 
@@ -101,7 +101,7 @@ def _read_items(request: flask.Request) -> list[tuple[str | None, bytes | errors
     request.max_content_length = total_limit + MULTIPART_OVERHEAD
     request.max_form_parts = max_items + MAX_FORM_PARTS
     try:
-        files = request.files  # parses the body, limits enforced while reading
+        files = parse_form(request)  # strict, limits and a read timeout while reading
     except RequestEntityTooLarge:
         if length is not None:  # the size was checked above: too many parts it is
             raise errors.TooManyFiles(

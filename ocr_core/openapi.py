@@ -39,16 +39,23 @@ UPLOAD_ERRORS: dict[int, list[type[errors.OcrError]]] = {
         errors.NotAnImage,
         errors.CorruptImage,
         errors.ImageTooSmall,
+        errors.InvalidDimensions,
         errors.InvalidRequest,
     ],
+    401: [errors.Unauthorized],
+    408: [errors.RequestTimeout],
     413: [errors.FileTooLarge, errors.ImageTooLarge],
     415: [errors.UnsupportedFormat],
     422: [errors.EngineRejectedImage],
+    429: [errors.RateLimited],
     503: [errors.EngineError, errors.StorageError],
 }
 BATCH_ERRORS: dict[int, list[type[errors.OcrError]]] = {
     400: [errors.MissingFile, errors.TooManyFiles, errors.InvalidRequest],
+    401: [errors.Unauthorized],
+    408: [errors.RequestTimeout],
     413: [errors.BatchTooLarge, errors.FileTooLarge],
+    429: [errors.RateLimited],
 }
 #: What one batch item can carry in its ``error`` (the single-image errors, per file).
 ITEM_ERRORS = [
@@ -63,7 +70,9 @@ ITEM_ERRORS = [
 ]
 OPERATIONS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
     400: [errors.InvalidRequest, errors.InvalidObjectName, errors.TooManyObjects],
+    401: [errors.Unauthorized],
     409: [errors.OperationFinished],
+    429: [errors.RateLimited],
     413: [errors.FileTooLarge],
     503: [errors.StorageError],
 }
@@ -81,12 +90,16 @@ RESULT_FAILURE_CODES = _codes(
 OPERATION_FAILURE_CODES = sorted({*RESULT_FAILURE_CODES, errors.ObjectReplaced.code})
 RESULTS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
     400: [errors.InvalidObjectName, errors.InvalidRequest],
+    401: [errors.Unauthorized],
     422: [errors.ResultFailed],
     503: [errors.StorageError],
 }
 
 DESCRIPTIONS = {
     400: "Bad request",
+    401: "API keys are configured (API_KEYS) and X-API-Key is missing or wrong",
+    408: "The request body stalled before its Content-Length was reached",
+    429: "This client is over its rate limit; see Retry-After",
     404: "No such route or object",
     405: "Method not allowed on this route",
     413: "Too large",
@@ -104,6 +117,9 @@ EXAMPLE_MESSAGES = {
     "not_an_image": "The file is not an image (no known image signature)",
     "corrupt_image": "The image is truncated or damaged",
     "image_too_small": "The image is 4x4 pixels; at least 8 pixels a side are needed",
+    "invalid_dimensions": "The image is 2400x12 pixels; sides more than 100 times longer "
+    "than the other are not read",
+    "unauthorized": "Send a valid API key in the X-API-Key header",
     "invalid_request": "mode must be one of sync, async",
     "file_too_large": "The file is larger than the 10485760-byte limit",
     "image_too_large": "The image has 400000000 pixels; the limit is 50000000",

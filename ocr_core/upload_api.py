@@ -38,9 +38,11 @@ def handle(request: flask.Request) -> flask.Response:
     path = request.path.rstrip("/") or "/"
     if path == "/healthz":
         return json_response({"status": "ok"})
+    if site.serves(path):
+        return site.handle(request, path)  # the page, /docs and /openapi.json are public
     settings = get_settings()
     # Cheapest first: a flood of POSTs (key guessing included) is refused before any key
-    # check or body read; then the key, for every route here but /healthz.
+    # check or body read; then the key, for every API route.
     if request.method == "POST":
         rate_limit(request, settings)
     check_api_key(request, settings)
@@ -49,8 +51,6 @@ def handle(request: flask.Request) -> flask.Response:
     if path == "/batch-extract":
         require_method(request, "POST")
         return batch_api.handle(request, lang=_lang(request))
-    if site.serves(path):
-        return site.handle(request, path)
     if path != "/extract-text":
         raise errors.NotFound(f"No route {request.path!r}; POST images to /extract-text")
     require_method(request, "POST")

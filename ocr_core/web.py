@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import flask
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
@@ -188,6 +189,41 @@ def _bound_body_reads(request: flask.Request, timeout_s: float) -> None:
             sock.settimeout(timeout_s)
 
 
+def parse_form(request: flask.Request) -> MultiDict[str, FileStorage]:
+    """The request's files, parsed strictly and with a bounded wait for a stalled body.
+
+    Set ``request.max_content_length`` first. A stalled body is a 408, one that ends
+    before its Content-Length or a malformed form a 400; RequestEntityTooLarge passes
+    through for the caller to word.
+    """
+    settings = get_settings()
+    request.form_data_parser_class = StrictFormDataParser
+    _bound_body_reads(request, settings.body_read_timeout_s)
+    try:
+        return request.files  # parses the body; RequestEntityTooLarge past the limit
+    except (TimeoutError, ClientDisconnected) as exc:
+        # werkzeug turns our socket timeout into ClientDisconnected: look at its cause.
+        if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+            raise errors.RequestTimeout(
+                f"The body stalled for {settings.body_read_timeout_s:g} s before its "
+                f"Content-Length ({request.content_length} bytes) was reached",
+                content_length=request.content_length,
+            ) from exc
+        raise errors.InvalidRequest(
+            f"The body ended before its Content-Length ({request.content_length} bytes)",
+            content_length=request.content_length,
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidRequest(
+            "The multipart part headers (such as the file name) are not valid UTF-8"
+        ) from exc
+    except ValueError as exc:
+        # Also what a Content-Length smaller than the body gives: the form ends mid-way.
+        raise errors.InvalidRequest(
+            f"The multipart body is malformed or ends early: {exc}"[:300]
+        ) from exc
+
+
 def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, str | None]:
     """Bytes and client file name of the one file in ``field``, limits enforced while reading."""
     settings = get_settings()
@@ -209,36 +245,7 @@ def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, st
         )
     request.max_content_length = limit + MULTIPART_OVERHEAD
     request.max_form_parts = MAX_FORM_PARTS
-    request.form_data_parser_class = StrictFormDataParser
-    _bound_body_reads(request, settings.body_read_timeout_s)
-    try:
-        files = request.files  # parses the body; raises RequestEntityTooLarge past the limit
-    except TimeoutError as exc:
-        raise errors.RequestTimeout(
-            f"The body stalled for {settings.body_read_timeout_s:g} s before its "
-            f"Content-Length ({request.content_length} bytes) was reached",
-            content_length=request.content_length,
-        ) from exc
-    except ClientDisconnected as exc:
-        if isinstance(exc.__context__, TimeoutError):  # werkzeug re-raises our timeout so
-            raise errors.RequestTimeout(
-                f"The body stalled for {settings.body_read_timeout_s:g} s before its "
-                f"Content-Length ({request.content_length} bytes) was reached",
-                content_length=request.content_length,
-            ) from exc
-        raise errors.InvalidRequest(
-            f"The body ended before its Content-Length ({request.content_length} bytes)",
-            content_length=request.content_length,
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise errors.InvalidRequest(
-            "The multipart part headers (such as the file name) are not valid UTF-8"
-        ) from exc
-    except ValueError as exc:
-        # Also what a Content-Length smaller than the body gives: the form ends mid-way.
-        raise errors.InvalidRequest(
-            f"The multipart body is malformed or ends early: {exc}"[:300]
-        ) from exc
+    files = parse_form(request)
     uploads = files.getlist(field)
     if not uploads:
         others = sorted(set(files.keys()))
