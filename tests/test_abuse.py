@@ -78,6 +78,15 @@ def test_api_key_is_required_and_checked(guarded_upload, guarded_results) -> Non
         assert KEY not in response.text
     assert upload(guarded_upload, KEY, client="203.0.113.50").status_code == 200
     assert upload(guarded_upload, OTHER_KEY, client="203.0.113.51").status_code == 200
+    batch = requests.post(
+        f"{guarded_upload.url}/batch-extract",
+        files=[("images", ("a.jpg", HELLO))],
+        headers={"X-Forwarded-For": "203.0.113.60"},
+        timeout=60,
+    )
+    assert batch.status_code == 401
+    # The API description and the web page stay public.
+    assert requests.get(f"{guarded_upload.url}/openapi.json", timeout=10).status_code == 200
     operations = f"{guarded_upload.url}/operations"  # served by the upload function too
     assert requests.get(operations, timeout=10).status_code == 401
     assert requests.get(operations, headers={"X-API-Key": KEY}, timeout=10).status_code == 200

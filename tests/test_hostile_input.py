@@ -209,6 +209,15 @@ def test_content_length_larger_than_a_stalled_body(server) -> None:
     assert_alive(server)
 
 
+def test_batch_endpoint_bounds_a_stalled_body_too(function_server) -> None:
+    body, _ = multipart([("images", "a.jpg", HELLO), ("images", "b.jpg", HELLO)])
+    head = _headers(len(body)).replace(b"/extract-text", b"/batch-extract")
+    elapsed, reply = _raw_exchange(function_server, head + body[: len(body) // 2])
+    assert _reply_code(reply) == (408, "request_timeout")
+    assert elapsed < BODY_TIMEOUT_S + 5
+    assert_alive(function_server)
+
+
 def test_content_length_larger_than_a_body_that_ends(server) -> None:
     body, _ = _image_form(HELLO)
     elapsed, reply = _raw_exchange(
