@@ -112,6 +112,36 @@ def test_first_write_wins_under_concurrency(gcs: Settings) -> None:
     assert bucket.read("race.json") == str(winners[0]).encode()
 
 
+def test_empty_objects_read_as_empty(gcs: Settings) -> None:
+    bucket = open_bucket(gcs.input_bucket)
+    bucket.write("empty.jpg", b"", "image/jpeg")
+    assert bucket.read("empty.jpg", max_bytes=10) == b""
+    assert bucket.read("empty.jpg") == b""
+
+
+def test_reads_never_report_a_rewritten_object_missing(gcs: Settings) -> None:
+    """Operation documents are rewritten while other instances read them: a read racing a
+    rewrite must return one whole version, never NotFound (a page task once got dropped so)."""
+    bucket = open_bucket(gcs.results_bucket)
+    bucket.write("busy.json", b"0", "application/json")
+    stop = threading.Event()
+
+    def rewrite() -> None:
+        i = 0
+        while not stop.is_set() and i < 400:
+            i += 1
+            bucket.write("busy.json", str(i).encode(), "application/json")
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        seen = {int(bucket.read("busy.json")) for _ in range(150)}
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    assert len(seen) > 1, "the writer never overlapped the reads; the test proved nothing"
+
+
 @pytest.mark.parametrize("name", ["../x", "/abs", "a//b", "a\\b", ""])
 def test_hostile_names_are_refused(gcs: Settings, name: str) -> None:
     with pytest.raises(errors.InvalidObjectName):

@@ -89,22 +89,25 @@ class GcsBucket:
         return self._info(blob) if blob is not None else None
 
     def read(self, name: str, max_bytes: int | None = None) -> bytes:
-        info = self.stat(name)
-        if info is None:
-            raise errors.NotFound(f"No object {name!r} in bucket {self.name!r}")
-        if max_bytes is not None and info.size > max_bytes:
+        # One ranged request for at most max_bytes + 1 bytes: the size limit holds without a
+        # stat first, so there is no window in which a rewrite (operation documents are
+        # rewritten often) can make a present object look missing.
+        call = dict(self._call)
+        if max_bytes is not None:
+            call["end"] = max_bytes  # inclusive
+        try:
+            data = bytes(self._bucket.blob(name).download_as_bytes(**call))
+        except self._api.NotFound as exc:
+            raise errors.NotFound(f"No object {name!r} in bucket {self.name!r}") from exc
+        except self._api.RequestRangeNotSatisfiable:
+            data = b""  # an empty object has no byte 0 to start a range at
+        except _api_errors() as exc:
+            raise errors.StorageError(f"Cannot read object {name!r}") from exc
+        if max_bytes is not None and len(data) > max_bytes:
             raise errors.FileTooLarge(
                 f"The object is larger than {max_bytes} bytes", limit_bytes=max_bytes
             )
-        # Pinned to the generation just looked at: a replacement in between cannot mix in
-        # (a generation's content never changes, so its size is the one checked).
-        blob = self._bucket.blob(name, generation=info.generation)
-        try:
-            return bytes(blob.download_as_bytes(**self._call))
-        except self._api.NotFound as exc:
-            raise errors.NotFound(f"Object {name!r} was replaced or deleted") from exc
-        except _api_errors() as exc:
-            raise errors.StorageError(f"Cannot read object {name!r}") from exc
+        return data
 
     def write(
         self, name: str, data: bytes, content_type: str, if_generation_match: int | None = None
