@@ -28,10 +28,11 @@ module "results" {
   service_account_email = google_service_account.fn["results"].email
   sizing                = var.functions["results"]
   environment           = local.function_env.results
+  secret_environment    = local.http_secret_env
   ingress               = "ALLOW_ALL"
   labels                = var.labels
 
-  depends_on = [google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+  depends_on = [google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_secret_manager_secret_iam_member.api_keys]
 }
 
 module "ocr" {
@@ -80,10 +81,11 @@ module "upload" {
   service_account_email = google_service_account.fn["upload"].email
   sizing                = var.functions["upload"]
   environment           = local.function_env.upload
+  secret_environment    = local.http_secret_env
   ingress               = "ALLOW_ALL"
   labels                = var.labels
 
-  depends_on = [google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+  depends_on = [google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_secret_manager_secret_iam_member.api_keys]
 }
 
 locals {

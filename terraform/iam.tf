@@ -133,3 +133,15 @@ resource "google_cloud_run_v2_service_iam_member" "invoker" {
   role     = "roles/run.invoker"
   member   = each.value.member
 }
+
+# The HTTP functions read the API keys secret (only when one is configured).
+resource "google_secret_manager_secret_iam_member" "api_keys" {
+  for_each = var.api_keys_secret == "" ? toset([]) : toset(["upload", "results"])
+
+  project   = var.project_id
+  secret_id = var.api_keys_secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.fn[each.key].email}"
+
+  depends_on = [google_project_service.api]
+}

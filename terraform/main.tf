@@ -50,12 +50,15 @@ locals {
 
   # Environment variables: names are the settings ocr_core/config.py reads (tests check it).
   common_env = {
-    STORAGE_BACKEND  = "gcs"
-    INPUT_BUCKET     = local.input_bucket
-    RESULTS_BUCKET   = local.results_bucket
-    MAX_UPLOAD_BYTES = tostring(var.max_upload_bytes)
-    LOG_LEVEL        = var.log_level
+    STORAGE_BACKEND    = "gcs"
+    INPUT_BUCKET       = local.input_bucket
+    RESULTS_BUCKET     = local.results_bucket
+    MAX_UPLOAD_BYTES   = tostring(var.max_upload_bytes)
+    LOG_LEVEL          = var.log_level
+    TRUSTED_PROXY_HOPS = tostring(var.trusted_proxy_hops)
   }
+  # API keys come from Secret Manager, never from plain variables (they would sit in state).
+  http_secret_env = var.api_keys_secret == "" ? {} : { API_KEYS = var.api_keys_secret }
   engine_env = {
     OCR_ENGINE      = var.ocr_engine
     VISION_ENDPOINT = var.vision_endpoint
@@ -93,6 +96,7 @@ locals {
     "logging.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
+    "secretmanager.googleapis.com",
     "storage.googleapis.com",
     "vision.googleapis.com",
   ]

@@ -152,6 +152,8 @@ variable "extra_env" {
           "LOG_LEVEL", "VISION_ENDPOINT", "TESSDATA_PREFIX", "MAX_DOCUMENT_BYTES",
           "MAX_DOCUMENT_PAGES", "DOCUMENT_SHARD_PAGES", "PDF_RENDER_DPI",
           "DOCUMENT_PAGE_MAX_PIXELS", "PDF_USE_TEXT_LAYER", "MAX_OPERATION_OBJECTS",
+          "MAX_BATCH_ITEMS", "MAX_BATCH_BYTES", "RATE_LIMIT_RPS", "RATE_LIMIT_BURST",
+          "EVENT_MAX_AGE_S", "CACHE_MAX_ENTRIES", "CACHE_MAX_BYTES", "BODY_READ_TIMEOUT_S",
         ], name)
       ]
     ]))
@@ -187,4 +189,16 @@ variable "labels" {
   description = "Labels put on every resource that takes them."
   type        = map(string)
   default     = { app = "ocr-pipeline" }
+}
+
+variable "api_keys_secret" {
+  description = "Secret Manager secret id (in this project) whose latest version holds the API keys the upload and results functions accept, comma-separated, plain or sha256:<hex>. Empty: no key check, Cloud Run IAM alone."
+  type        = string
+  default     = ""
+}
+
+variable "trusted_proxy_hops" {
+  description = "X-Forwarded-For entries added by proxies we trust, counted from the right: 1 behind Cloud Run's front end, 2 behind an external HTTPS load balancer in front of it. Rate limits key on the client address this yields."
+  type        = number
+  default     = 1
 }

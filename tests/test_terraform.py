@@ -172,6 +172,27 @@ def test_environment_variables_are_settings_the_code_reads(root) -> None:
     assert allowed and allowed <= known | {"TESSDATA_PREFIX"}, sorted(allowed - known)
 
 
+def test_api_keys_come_from_secret_manager_to_the_http_functions_only(root, module) -> None:
+    """API keys must never be a plain variable (it would sit in the state) and only the HTTP
+    functions, which check them, may read the secret."""
+    http_secret = json.dumps(root["locals"]["http_secret_env"])
+    assert "API_KEYS" in http_secret and "var.api_keys_secret" in http_secret
+    validation = json.dumps(root["variable"]["extra_env"]["validation"])
+    assert "API_KEYS" not in validation
+    modules = root["module"]
+    for name in ("upload", "results"):
+        assert modules[name]["secret_environment"] == "${local.http_secret_env}"
+        assert "google_secret_manager_secret_iam_member.api_keys" in json.dumps(
+            modules[name]["depends_on"])
+    assert "secret_environment" not in modules["ocr"]
+    access = root["resource"]["google_secret_manager_secret_iam_member"]["api_keys"]
+    assert access["role"] == "roles/secretmanager.secretAccessor"
+    assert '"upload", "results"' in json.dumps(access["for_each"]).replace("\\", "")
+    dynamic = json.dumps(module["resource"]["google_cloudfunctions2_function"]["this"])
+    assert "secret_environment_variables" in dynamic and "var.secret_environment" in dynamic
+    assert "API_KEYS" in settings_env_names()
+
+
 def test_archives_hold_main_requirements_and_the_core_package(root, module) -> None:
     locals_ = root["locals"]
     assert (

@@ -63,5 +63,15 @@ resource "google_cloudfunctions2_function" "this" {
     ingress_settings                 = var.ingress
     all_traffic_on_latest_revision   = true
     environment_variables            = var.environment
+
+    dynamic "secret_environment_variables" {
+      for_each = var.secret_environment
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
   }
 }

@@ -76,6 +76,12 @@ variable "environment" {
   type = map(string)
 }
 
+variable "secret_environment" {
+  description = "Environment variables read from Secret Manager: name -> secret id (latest version)."
+  type        = map(string)
+  default     = {}
+}
+
 variable "ingress" {
   type = string
 }
