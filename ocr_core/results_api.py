@@ -25,7 +25,14 @@ def _readable_from_any_origin(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def wrapper(request: flask.Request) -> flask.Response:
-        response = handler(request)
+        if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+            # A CORS preflight (the page sends X-API-Key) carries no key of its own.
+            response = flask.Response(status=204)
+            response.headers["Access-Control-Allow-Methods"] = "GET, HEAD"
+            response.headers["Access-Control-Allow-Headers"] = "X-API-Key"
+            response.headers["Access-Control-Max-Age"] = "600"
+        else:
+            response = handler(request)
         response.headers.setdefault("Access-Control-Allow-Origin", "*")
         return response
 

@@ -211,6 +211,30 @@ def test_results_are_readable_by_the_page_from_another_origin(results_client: An
         assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
+def test_results_preflight_lets_the_page_send_its_api_key(
+    results_client: Any, reconfigure: Any
+) -> None:
+    # The page sends X-API-Key when keys are configured; from another origin the browser
+    # first asks (OPTIONS, no key) whether it may, and must not be turned away with a 401.
+    reconfigure(API_KEYS="page-key")
+    origin = {"Origin": "https://upload.example.test"}
+    preflight = results_client.options(
+        "/results/scan.png",
+        headers={
+            **origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-api-key",
+        },
+    )
+    assert preflight.status_code == 204
+    assert "X-API-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    assert results_client.get("/results/scan.png", headers=origin).status_code == 401
+    keyed = results_client.get("/results/scan.png", headers={**origin, "X-API-Key": "page-key"})
+    assert keyed.status_code == 404
+    assert keyed.headers["Access-Control-Allow-Origin"] == "*"
+
+
 def test_document_results_and_operations_match_the_documented_schemas(
     spec: dict[str, Any], ocr_client: Any, upload_client: Any, results_client: Any, settings: Any
 ) -> None:

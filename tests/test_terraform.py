@@ -183,7 +183,8 @@ def test_api_keys_come_from_secret_manager_to_the_http_functions_only(root, modu
     for name in ("upload", "results"):
         assert modules[name]["secret_environment"] == "${local.http_secret_env}"
         assert "google_secret_manager_secret_iam_member.api_keys" in json.dumps(
-            modules[name]["depends_on"])
+            modules[name]["depends_on"]
+        )
     assert "secret_environment" not in modules["ocr"]
     access = root["resource"]["google_secret_manager_secret_iam_member"]["api_keys"]
     assert access["role"] == "roles/secretmanager.secretAccessor"

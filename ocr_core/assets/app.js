@@ -16,6 +16,7 @@ const button = $("#go");
 const summary = $("#summary");
 const results = $("#results");
 let chosen = [];
+$("#apikey").value = sessionStorage.getItem("ocr-api-key") || "";
 
 function choose(files) {
   chosen = Array.from(files);
@@ -121,9 +122,17 @@ async function background(card, query) {
   showError(card, { code: "timeout", message: "No result after 10 minutes; try again later" });
 }
 
+// Sent as X-API-Key when the service is configured with API keys (and kept for the session).
+function withKey(options) {
+  const key = $("#apikey").value.trim();
+  sessionStorage.setItem("ocr-api-key", key);
+  if (!key) return options;
+  return { ...options, headers: { ...((options && options.headers) || {}), "X-API-Key": key } };
+}
+
 async function call(url, options) {
   try {
-    const response = await fetch(url, options);
+    const response = await fetch(url, withKey(options));
     const body = await response.json().catch(() => null);
     const error = (body && body.error) || {
       code: `http_${response.status}`,
