@@ -46,7 +46,7 @@ def _str(name: str, default: str) -> str:
 class Settings:
     """Every knob the functions read. Names match the environment variables (upper-cased)."""
 
-    ocr_engine: str = "tesseract"
+    ocr_engine: str = "auto"
     ocr_lang: str = "eng"
     storage_backend: str = "local"
     data_dir: Path = Path("data")

@@ -45,7 +45,7 @@ def test_reads_the_text_of_each_test_image(upload_client, name: str) -> None:
     assert found >= 0.8 * len(expected), (expected, body["text"])
     assert 0.5 < body["confidence"] <= 1.0
     assert body["processing_time_ms"] > 0
-    assert body["engine"]["name"] == "tesseract"
+    assert body["engine"]["name"] == "auto"
     assert body["image"]["sha256"] and body["image"]["width"] > 0
     line = body["pages"][0]["blocks"][0]["lines"][0]
     assert line["words"][0]["box"]["width"] > 0

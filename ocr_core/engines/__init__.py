@@ -9,17 +9,28 @@ from .base import Engine, OcrOutput, recognize_many
 
 __all__ = ["ENGINE_NAMES", "Engine", "OcrOutput", "get_engine", "recognize_many"]
 
-ENGINE_NAMES = ("tesseract", "vision")
+ENGINE_NAMES = ("auto", "tesseract", "rapidocr", "vision")
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
 def _build(name: str, settings: Settings) -> Engine:
-    if name == "tesseract":
+    if name in ("auto", "tesseract"):
         from .tesseract import TesseractEngine
 
-        return TesseractEngine(default_lang=settings.ocr_lang, pool_size=settings.engine_pool_size)
+        tesseract = TesseractEngine(
+            default_lang=settings.ocr_lang, pool_size=settings.engine_pool_size
+        )
+        if name == "tesseract":
+            return tesseract
+        from .auto import AutoEngine
+
+        return AutoEngine(tesseract)
+    if name == "rapidocr":
+        from .rapid import RapidOcrEngine
+
+        return RapidOcrEngine()
     if name == "vision":
         from .vision import VisionEngine
 

@@ -1,0 +1,1 @@
+"""Benchmarks that measure the service on the real corpus (not part of the test suite)."""

@@ -1,0 +1,166 @@
+"""Reading order from word boxes, for engines that return text boxes in detection order.
+
+A recursive XY-cut: a region is split at its widest empty band, a horizontal band making
+a top and a bottom part, a vertical band (a gutter) making a left and a right column. A
+gutter only counts as one between two columns of running text: both sides several lines
+high and many characters wide, and not sharing rows. Labels and amounts of a receipt or the
+cells of a table are narrow and line up row by row (up to a photo's skew), so they are read
+across; columns of an article are read one after the other.
+Leaves become lines: words grouped by vertical overlap, left to right.
+"""
+
+from __future__ import annotations
+
+from statistics import median
+
+from .base import Block, Box, Line, Word, mean_confidence
+
+#: A vertical gap must be this many line heights wide to be a column gutter.
+GUTTER_LINES = 1.2
+#: Each side of a gutter must be at least this many line heights wide (~20 characters).
+COLUMN_WIDTH_LINES = 10
+#: Share of rows on either side of a gutter that line up with a row on the other side
+#: above which the two sides are one table (read across) rather than two columns.
+SHARED_ROWS = 0.5
+#: A horizontal gap this many line heights high starts a new block (paragraph).
+BLOCK_GAP_LINES = 1.2
+
+
+def build_blocks(words: list[Word]) -> list[Block]:
+    """Words in any order -> blocks of lines in reading order."""
+    words = [w for w in words if w.text]
+    if not words:
+        return []
+    line_height = median(max(1, w.box.height) for w in words)
+    regions: list[list[Word]] = []
+    _xy_cut(words, line_height, regions)
+    blocks: list[Block] = []
+    for region in regions:
+        lines = _lines(region)
+        # Within a region, a tall gap between lines still starts a new block.
+        current: list[Line] = []
+        for line in lines:
+            if current and line.box.y - _bottom(current[-1].box) > BLOCK_GAP_LINES * line_height:
+                blocks.append(_block(current))
+                current = []
+            current.append(line)
+        if current:
+            blocks.append(_block(current))
+    return blocks
+
+
+def _bottom(box: Box) -> int:
+    return box.y + box.height
+
+
+def _gaps(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Empty intervals between the union of ``spans`` (sorted (start, end) pairs)."""
+    gaps: list[tuple[int, int]] = []
+    spans = sorted(spans)
+    reach = spans[0][1]
+    for start, end in spans[1:]:
+        if start > reach:
+            gaps.append((reach, start))
+        reach = max(reach, end)
+    return gaps
+
+
+def _xy_cut(words: list[Word], line_height: float, out: list[list[Word]]) -> None:
+    if len(words) > 1:
+        x_gaps = [g for g in _gaps([(w.box.x, w.box.x + w.box.width) for w in words])]
+        x_gaps = [g for g in x_gaps if g[1] - g[0] >= GUTTER_LINES * line_height]
+        y_gaps = _gaps([(w.box.y, _bottom(w.box)) for w in words])
+        cut_x = max(x_gaps, key=lambda g: g[1] - g[0], default=None)
+        cut_y = max(y_gaps, key=lambda g: g[1] - g[0], default=None)
+        if cut_x is not None:
+            left = [w for w in words if w.box.x + w.box.width <= cut_x[0]]
+            right = [w for w in words if w.box.x >= cut_x[1]]
+            wider = cut_y is None or cut_x[1] - cut_x[0] > cut_y[1] - cut_y[0]
+            if wider and _columns(left, right, line_height):
+                _xy_cut(left, line_height, out)
+                _xy_cut(right, line_height, out)
+                return
+        if cut_y is not None:
+            middle = (cut_y[0] + cut_y[1]) / 2
+            _xy_cut([w for w in words if w.box.y < middle], line_height, out)
+            _xy_cut([w for w in words if w.box.y >= middle], line_height, out)
+            return
+    out.append(words)
+
+
+def _columns(left: list[Word], right: list[Word], line_height: float) -> bool:
+    """Whether the two sides of a gutter are columns of text rather than parts of rows."""
+    left_lines, right_lines = _lines(left), _lines(right)
+    if min(len(left_lines), len(right_lines)) < 3:
+        return False  # a lone label beside a value, or a caption: read across
+    for side in (left, right):
+        width = max(w.box.x + w.box.width for w in side) - min(w.box.x for w in side)
+        if width < COLUMN_WIDTH_LINES * line_height:
+            return False
+
+    def aligned(line: Line, others: list[Line]) -> bool:
+        centre = line.box.y + line.box.height / 2
+        return any(abs(centre - (o.box.y + o.box.height / 2)) < o.box.height / 3 for o in others)
+
+    share_left = sum(aligned(ln, right_lines) for ln in left_lines) / len(left_lines)
+    share_right = sum(aligned(ln, left_lines) for ln in right_lines) / len(right_lines)
+    return max(share_left, share_right) < SHARED_ROWS
+
+
+def _centre(word: Word) -> float:
+    return word.box.y + word.box.height / 2
+
+
+def _lines(words: list[Word]) -> list[Line]:
+    """Group words into lines, top to bottom, each read left to right.
+
+    Words are taken left to right and each joins the line whose last word it continues
+    (centres within half a word height), so a line may drift up or down across the page,
+    as rows of a skewed photo do.
+    """
+    rows: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: w.box.x):
+        best, best_distance = None, 0.0
+        for row in rows:
+            last = row[-1]
+            if last.box.x + last.box.width > word.box.x + word.box.width / 2:
+                continue  # that line already reaches past this word
+            distance = abs(_centre(word) - _centre(last))
+            if distance <= 0.5 * max(word.box.height, last.box.height) and (
+                best is None or distance < best_distance
+            ):
+                best, best_distance = row, distance
+        if best is None:
+            rows.append([word])
+        else:
+            best.append(word)
+    lines = [
+        Line(
+            text=" ".join(w.text for w in row),
+            confidence=mean_confidence([(w.text, w.confidence) for w in row]),
+            box=_union([w.box for w in row]),
+            words=row,
+        )
+        for row in rows
+    ]
+    lines.sort(key=lambda ln: _centre(ln.words[0]))
+    return lines
+
+
+def _union(boxes: list[Box]) -> Box:
+    return Box.from_corners(
+        min(b.x for b in boxes),
+        min(b.y for b in boxes),
+        max(b.x + b.width for b in boxes),
+        max(b.y + b.height for b in boxes),
+    )
+
+
+def _block(lines: list[Line]) -> Block:
+    pairs = [(w.text, w.confidence) for ln in lines for w in ln.words]
+    return Block(
+        text="\n".join(ln.text for ln in lines),
+        confidence=mean_confidence(pairs),
+        box=_union([ln.box for ln in lines]),
+        lines=lines,
+    )
