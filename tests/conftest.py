@@ -4,8 +4,6 @@ functions-framework's own test client, and the real corpus in ../shared when pre
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +12,11 @@ from typing import Any
 import functions_framework
 import pytest
 
+from bench.scoring import cer, words
 from ocr_core.config import Settings, reload_settings
 from ocr_core.pipeline import result_cache
+
+__all__ = ["cer", "words"]  # the benchmark's scoring, shared with the tests
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_IMAGES = ROOT / "test_images"
@@ -102,25 +103,6 @@ def samples() -> Path:
     if not (SAMPLES / "MANIFEST.tsv").is_file():
         pytest.skip(f"real corpus not found at {SAMPLES}")
     return SAMPLES
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words without punctuation, for comparing OCR text with ground truth."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return re.findall(r"[\w]+", text)
-
-
-def cer(hypothesis: str, truth: str) -> float:
-    """Character error rate with whitespace runs folded."""
-    a = re.sub(r"\s+", " ", hypothesis).strip()
-    b = re.sub(r"\s+", " ", truth).strip()
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1] / max(1, len(b))
 
 
 def finalized_headers(bucket: str, name: str, event_id: str = "evt-1") -> dict[str, str]:

@@ -9,8 +9,10 @@ Per image (each step measured on ../shared/ocr-samples by ``bench/accuracy.py``)
 3. Tesseract reads the page. Where its words are small (median height under 20 px) the
    page is read again upscaled to ~32 px text, and the more confident reading is kept.
 4. Where Tesseract's confidence is still low (photos, scene text, faint or crumpled
-   receipts) and the language is one RapidOCR reads, RapidOCR reads the upright original
-   colour image and its result is kept when it is more confident. An image no higher than
+   receipts), or the page is light text on a dark background (slides: Tesseract's global
+   threshold loses what stands in the light margins, RapidOCR's detector does not care
+   about polarity), and the language is one RapidOCR reads, RapidOCR reads the upright
+   original colour image and its result is kept when it is more confident. An image no higher than
    a line of text (a cropped word) goes to its recogniser alone, without detection.
 
 Boxes always refer to the image the engine was given (after EXIF rotation).
@@ -70,7 +72,7 @@ class AutoEngine:
 
     def recognize(self, image: Image.Image, lang: str | None = None) -> OcrOutput:
         lang = self._tesseract.check_lang(lang)
-        page, _inverted = preprocess.clean(image)
+        page, inverted = preprocess.clean(image)
         rotation = self._orientation(page)
         page = preprocess.rotate(page, rotation)
         geometry = preprocess.Geometry(image.width, image.height, rotation)
@@ -88,7 +90,8 @@ class AutoEngine:
                 )
         result = geometry.map_output(best)
 
-        if best.confidence < FALLBACK_BELOW and self._rapid_reads(lang):
+        unsure = best.confidence < FALLBACK_BELOW or inverted
+        if unsure and self._rapid_reads(lang):
             rapid = self._rapidocr()
             if rapid is not None:
                 upright = preprocess.rotate(image, rotation)
