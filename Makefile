@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQS := requirements-dev.txt $(wildcard functions/*/requirements.txt)
 
-.PHONY: run run-emulators test lint format images package checkov clean
+.PHONY: run run-emulators test lint format images bench package checkov clean
 
 $(STAMP): $(REQS) scripts/bootstrap.sh
 	@scripts/bootstrap.sh $(VENV) requirements-dev.txt
@@ -45,6 +45,9 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(PY) -m bench.accuracy
 
 images: $(STAMP)
 	$(PY) scripts/make_test_images.py

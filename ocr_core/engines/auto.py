@@ -94,16 +94,22 @@ class AutoEngine:
         if unsure and self._rapid_reads(lang):
             rapid = self._rapidocr()
             if rapid is not None:
-                upright = preprocess.rotate(image, rotation)
-                if upright.height <= LINE_CROP_MAX_HEIGHT:
-                    other = rapid.recognize_line(upright)  # type: ignore[attr-defined]
-                else:
-                    other = rapid.recognize(upright, lang)  # type: ignore[attr-defined]
-                if other.text.strip() and other.confidence > best.confidence:
+                other = self._second_opinion(rapid, preprocess.rotate(image, rotation), lang)
+                if other and other.text.strip() and other.confidence > best.confidence:
                     result = preprocess.Geometry(image.width, image.height, rotation).map_output(
                         other
                     )
         return result
+
+    def _second_opinion(self, rapid: object, upright: Image.Image, lang: str) -> OcrOutput | None:
+        """RapidOCR's reading, or None if it fails: Tesseract's answer still stands."""
+        try:
+            if upright.height <= LINE_CROP_MAX_HEIGHT:
+                return rapid.recognize_line(upright)  # type: ignore[attr-defined,no-any-return]
+            return rapid.recognize(upright, lang)  # type: ignore[attr-defined,no-any-return]
+        except Exception:  # a fault in the second opinion must not fail the request
+            log.exception("RapidOCR failed on an image; keeping Tesseract's reading")
+            return None
 
     def _orientation(self, page: Image.Image) -> int:
         found = self._tesseract.detect_orientation(page)
