@@ -67,16 +67,17 @@ def _gaps(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def _xy_cut(words: list[Word], line_height: float, out: list[list[Word]]) -> None:
     if len(words) > 1:
-        x_gaps = [g for g in _gaps([(w.box.x, w.box.x + w.box.width) for w in words])]
-        x_gaps = [g for g in x_gaps if g[1] - g[0] >= GUTTER_LINES * line_height]
+        x_gaps = _gaps([(w.box.x, w.box.x + w.box.width) for w in words])
         y_gaps = _gaps([(w.box.y, _bottom(w.box)) for w in words])
-        cut_x = max(x_gaps, key=lambda g: g[1] - g[0], default=None)
         cut_y = max(y_gaps, key=lambda g: g[1] - g[0], default=None)
-        if cut_x is not None:
-            left = [w for w in words if w.box.x + w.box.width <= cut_x[0]]
-            right = [w for w in words if w.box.x >= cut_x[1]]
-            wider = cut_y is None or cut_x[1] - cut_x[0] > cut_y[1] - cut_y[0]
-            if wider and _columns(left, right, line_height):
+        widest_y = cut_y[1] - cut_y[0] if cut_y else 0
+        # Gutters, widest first: the first one with columns of text on both sides wins.
+        for x0, x1 in sorted(x_gaps, key=lambda g: g[0] - g[1]):
+            if x1 - x0 < GUTTER_LINES * line_height or x1 - x0 <= widest_y:
+                break
+            left = [w for w in words if w.box.x + w.box.width <= x0]
+            right = [w for w in words if w.box.x >= x1]
+            if _columns(left, right, line_height):
                 _xy_cut(left, line_height, out)
                 _xy_cut(right, line_height, out)
                 return

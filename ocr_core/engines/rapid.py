@@ -19,6 +19,8 @@ from .layout import build_blocks
 
 #: Languages whose text the bundled recogniser reads (Tesseract's codes).
 LANGUAGES = ("eng",)
+#: Longest side (px) of the image the text detector sees.
+DETECTION_MAX_SIDE = 960
 
 
 class RapidOcrEngine:
@@ -32,7 +34,10 @@ class RapidOcrEngine:
 
         self._np = numpy
         self.version = metadata.version("rapidocr-onnxruntime")
-        self._ocr = RapidOCR()
+        # Detection on the image shrunk to 960 px on its longer side: as accurate on the
+        # corpus as the default (shorter side raised to 736 px) and two to three times
+        # faster on receipts and wide crops, which the default blows up.
+        self._ocr = RapidOCR(det_limit_type="max", det_limit_side_len=DETECTION_MAX_SIDE)
         # RapidOCR keeps per-call state on the object; onnxruntime already uses every core
         # for one image, so requests take turns rather than each building its own models.
         self._lock = threading.Lock()
