@@ -25,3 +25,14 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs"
+
+# RapidOCR's OpenCV wheel loads the system's libGL and GLib; slim images lack them.
+if ! "$venv/bin/python" -c 'import cv2' 2>/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "bootstrap: installing libgl1 and libglib2.0-0 for OpenCV with apt-get" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0
+    else
+        echo "bootstrap: OpenCV cannot load (install libgl1 libglib2.0-0); the 'auto'" \
+             "engine will run on Tesseract alone" >&2
+    fi
+fi
