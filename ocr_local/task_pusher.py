@@ -16,13 +16,14 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ocr_core.logs import get_logger
 from ocr_core.tasks import ATTRIBUTE
+
+from .polling import Poller
 
 log = get_logger("local.tasks")
 
@@ -84,7 +85,7 @@ def drain(folder: Path, deliver: Deliver, max_rounds: int = 1000) -> int:
     raise RuntimeError(f"task queue {folder} did not drain in {max_rounds} rounds")
 
 
-class TaskPusher:
+class TaskPusher(Poller):
     def __init__(
         self,
         folder: Path,
@@ -94,33 +95,14 @@ class TaskPusher:
         interval_s: float = 0.2,
         max_backoff_s: float = 30.0,
     ) -> None:
+        super().__init__("task-pusher", interval_s, workers)
         self.folder = folder
         self.deliver = deliver
         self.workers = workers
-        self.interval_s = interval_s
         self.max_backoff_s = max_backoff_s
         self._in_flight: set[str] = set()
         self._guard = threading.Lock()
         self._slots = threading.Semaphore(workers)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="task-pusher", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.scan()
-            except Exception:
-                log.exception("task scan failed")
-            self._stop.wait(self.interval_s)
 
     def scan(self) -> None:
         for path in pending(self.folder):

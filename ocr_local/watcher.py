@@ -10,12 +10,10 @@ start without a result are delivered too, so nothing is lost across a restart.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from ocr_core.config import Settings
@@ -23,6 +21,8 @@ from ocr_core.events import FINALIZED
 from ocr_core.logs import get_logger
 from ocr_core.storage.base import ObjectInfo
 from ocr_core.storage.local import LocalBucket
+
+from .polling import Poller
 
 log = get_logger("local.watcher")
 
@@ -53,7 +53,7 @@ def finalized_event(info: ObjectInfo) -> tuple[dict[str, str], bytes]:
     return headers, json.dumps(body).encode()
 
 
-class Watcher:
+class Watcher(Poller):
     def __init__(
         self,
         settings: Settings,
@@ -64,33 +64,14 @@ class Watcher:
         max_age_s: float = 3600.0,
         workers: int = 2,
     ) -> None:
+        super().__init__("watcher", interval_s, workers)
         self.settings = settings
         self.ocr_url = ocr_url
-        self.interval_s = interval_s
         self.settle_s = settle_s
         self.max_age_s = max_age_s
         self.input = LocalBucket(settings.data_dir, settings.input_bucket)
         self.results = LocalBucket(settings.data_dir, settings.results_bucket)
         self._seen: set[tuple[str, int]] = set()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="watcher", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.scan()
-            except Exception:
-                log.exception("scan failed")
-            self._stop.wait(self.interval_s)
 
     def scan(self) -> int:
         """Deliver every settled object that has no result yet; returns how many."""

