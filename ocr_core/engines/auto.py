@@ -21,13 +21,14 @@ Boxes always refer to the image the engine was given (after EXIF rotation).
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from .. import preprocess
 from ..logs import get_logger
-from .base import OcrOutput
-from .tesseract import TesseractEngine
+from .base import Block, Box, Line, OcrOutput, Word, mean_confidence
+from .tesseract import Region, TesseractEngine
 
 log = get_logger("engine.auto")
 
@@ -37,6 +38,15 @@ ORIENTATION_MIN_CONFIDENCE = 7.0
 FALLBACK_BELOW = 0.60
 #: Images at most this high are one cropped word or line for RapidOCR.
 LINE_CROP_MAX_HEIGHT = 96
+#: RapidOCR's confidence needed to add a line Tesseract's layout dropped.
+RECOVER_MIN_CONFIDENCE = 0.85
+#: At most this many dropped lines are recovered per page (bounds the time).
+MAX_RECOVERED_LINES = 8
+#: Heading images read per page, their greatest height (px) and the blur that melts a
+#: hatched or halftone background into a flat tone.
+MAX_HEADING_IMAGES = 4
+HEADING_MAX_HEIGHT = 160
+HEADING_BLUR = 2
 
 
 class AutoEngine:
@@ -76,30 +86,98 @@ class AutoEngine:
         rotation = self._orientation(page)
         page = preprocess.rotate(page, rotation)
         geometry = preprocess.Geometry(image.width, image.height, rotation)
-        best = self._tesseract.recognize(page, lang)
+        best, regions = self._tesseract.read(page, lang)
 
         factor = preprocess.upscale_factor(
             preprocess.median_word_height(best), page.width, page.height
         )
         if factor > 1.0:
-            larger = self._tesseract.recognize(preprocess.upscale(page, factor), lang)
+            larger, larger_regions = self._tesseract.read(preprocess.upscale(page, factor), lang)
             if larger.confidence > best.confidence:
-                best, geometry = (
+                best, regions, geometry = (
                     larger,
+                    larger_regions,
                     preprocess.Geometry(image.width, image.height, rotation, factor),
                 )
-        result = geometry.map_output(best)
 
         unsure = best.confidence < FALLBACK_BELOW or inverted
-        if unsure and self._rapid_reads(lang):
-            rapid = self._rapidocr()
-            if rapid is not None:
-                other = self._second_opinion(rapid, preprocess.rotate(image, rotation), lang)
+        if self._rapid_reads(lang) and (rapid := self._rapidocr()) is not None:
+            upright = preprocess.rotate(image, rotation)
+            if unsure:
+                other = self._second_opinion(rapid, upright, lang)
                 if other and other.text.strip() and other.confidence > best.confidence:
-                    result = preprocess.Geometry(image.width, image.height, rotation).map_output(
+                    return preprocess.Geometry(image.width, image.height, rotation).map_output(
                         other
                     )
-        return result
+            elif upright.height > LINE_CROP_MAX_HEIGHT:
+                best = self._recover_dropped(rapid, upright, best, regions, geometry.scale)
+        return geometry.map_output(best)
+
+    def _recover_dropped(
+        self,
+        rapid: object,
+        upright: Image.Image,
+        best: OcrOutput,
+        regions: list[Region],
+        scale: float,
+    ) -> OcrOutput:
+        """Add the text lines that Tesseract's layout analysis threw away as noise.
+
+        Outline and decorative lettering (a logo, a masthead) can end up outside every
+        region Tesseract's page layout finds, so it is never read. RapidOCR's detector
+        finds the text lines on the page; one that lies outside every Tesseract region
+        (text or picture: text inside a chart or a patterned banner is left alone) is read
+        by RapidOCR's recogniser and, if it is confident, joins the page as its own block.
+        Boxes here are in Tesseract's frame (the page upscaled by ``scale``).
+        """
+        try:
+            found = rapid.detect(upright)  # type: ignore[attr-defined]
+            lines: list[Block] = []
+            for box in found[: MAX_RECOVERED_LINES * 4]:
+                scaled = _scale(box, scale)
+                if any(_overlap(scaled, region.box) > 0 for region in regions):
+                    continue
+                pad = max(2, box.height // 8)
+                crop = upright.crop(
+                    (
+                        max(0, box.x - pad),
+                        max(0, box.y - pad),
+                        min(upright.width, box.x + box.width + pad),
+                        min(upright.height, box.y + box.height + pad),
+                    )
+                )
+                read = rapid.recognize_line(crop)  # type: ignore[attr-defined]
+                text = read.text.strip()
+                if read.confidence < RECOVER_MIN_CONFIDENCE or sum(c.isalnum() for c in text) < 2:
+                    continue
+                words = _spread(text, read.confidence, scaled)
+                line = Line(
+                    text=" ".join(w.text for w in words),
+                    confidence=read.confidence,
+                    box=scaled,
+                    words=words,
+                )
+                lines.append(Block(line.text, read.confidence, scaled, [line]))
+                if len(lines) >= MAX_RECOVERED_LINES:
+                    break
+        except Exception:  # recovery is a bonus: Tesseract's reading still stands
+            log.exception("RapidOCR failed recovering dropped text; keeping Tesseract's reading")
+            return best
+        lines.extend(self._heading_images(rapid, upright, regions, scale))
+        if not lines:
+            return best
+        page = best.pages[0]
+        blocks = list(page.blocks)
+        for new in lines:
+            blocks.insert(_position(blocks, new.box), new)
+        pairs = [(w.text, w.confidence) for b in blocks for ln in b.lines for w in ln.words]
+        confidence = mean_confidence(pairs)
+        return replace(
+            best,
+            text="\n\n".join(b.text for b in blocks),
+            confidence=confidence,
+            pages=[replace(page, blocks=blocks, confidence=confidence)],
+        )
 
     def _second_opinion(self, rapid: object, upright: Image.Image, lang: str) -> OcrOutput | None:
         """RapidOCR's reading, or None if it fails: Tesseract's answer still stands."""
@@ -122,3 +200,96 @@ class AutoEngine:
         from .rapid import LANGUAGES
 
         return self._use_rapidocr and all(code in LANGUAGES for code in lang.split("+"))
+
+    def _heading_images(
+        self, rapid: object, upright: Image.Image, regions: list[Region], scale: float
+    ) -> list[Block]:
+        """Titles printed on a hatched or halftone band, which Tesseract takes for a picture.
+
+        The band is blurred (the pattern melts into a flat tone, the letters stay) and read
+        by RapidOCR; its lines are kept where RapidOCR is confident.
+        """
+        blocks: list[Block] = []
+        for region in [r for r in regions if r.heading_image][:MAX_HEADING_IMAGES]:
+            box = _scale(region.box, 1 / scale)
+            if box.height > HEADING_MAX_HEIGHT or box.width < 2 * box.height:
+                continue  # a picture, not a band
+            try:
+                crop = upright.crop((box.x, box.y, box.x + box.width, box.y + box.height))
+                read = rapid.recognize(  # type: ignore[attr-defined]
+                    crop.filter(ImageFilter.GaussianBlur(HEADING_BLUR))
+                )
+            except Exception:
+                log.exception("RapidOCR failed on a heading image; leaving it out")
+                continue
+            for found in read.pages[0].blocks:
+                if found.confidence < RECOVER_MIN_CONFIDENCE:
+                    continue
+
+                def place(b: Box, dx: int = box.x, dy: int = box.y) -> Box:
+                    return _scale(Box(b.x + dx, b.y + dy, b.width, b.height), scale)
+
+                lines = [
+                    Line(
+                        ln.text,
+                        ln.confidence,
+                        place(ln.box),
+                        [Word(w.text, w.confidence, place(w.box)) for w in ln.words],
+                    )
+                    for ln in found.lines
+                ]
+                blocks.append(Block(found.text, found.confidence, place(found.box), lines))
+        return blocks
+
+
+def _scale(box: Box, factor: float) -> Box:
+    if factor == 1.0:
+        return box
+    return Box.from_corners(
+        box.x * factor, box.y * factor, (box.x + box.width) * factor, (box.y + box.height) * factor
+    )
+
+
+def _overlap(a: Box, b: Box) -> int:
+    """Area shared by two boxes."""
+    width = min(a.x + a.width, b.x + b.width) - max(a.x, b.x)
+    height = min(a.y + a.height, b.y + b.height) - max(a.y, b.y)
+    return max(0, width) * max(0, height)
+
+
+def _spread(text: str, confidence: float, box: Box) -> list[Word]:
+    """The words of a line read whole, each given its share of the box by characters."""
+    parts = text.split()
+    per_char = box.width / max(1, len(text))
+    words, cursor = [], 0
+    for part in parts:
+        start = text.index(part, cursor)
+        cursor = start + len(part)
+        words.append(
+            Word(
+                part,
+                round(confidence, 4),
+                Box.from_corners(
+                    box.x + start * per_char, box.y, box.x + cursor * per_char, box.y + box.height
+                ),
+            )
+        )
+    return words
+
+
+def _position(blocks: list[Block], box: Box) -> int:
+    """Where a recovered line goes in the reading order of ``blocks``.
+
+    Before the first block that lies beside it to its right on the same band of the page,
+    or below it within its horizontal span: a masthead beside a page header goes first,
+    a heading above a column goes before that column.
+    """
+    for index, block in enumerate(blocks):
+        other = block.box
+        same_band = min(box.y + box.height, other.y + other.height) - max(box.y, other.y) > 0
+        if same_band and other.x >= box.x + box.width / 2:
+            return index
+        spans = min(box.x + box.width, other.x + other.width) - max(box.x, other.x) > 0
+        if spans and other.y >= box.y + box.height / 2:
+            return index
+    return len(blocks)

@@ -72,6 +72,17 @@ class RapidOcrEngine:
             words.extend(_split_words(str(text), float(score), 0, 0, image.width, image.height))
         return self._output(image, words)
 
+    def detect(self, image: Image.Image) -> list[Box]:
+        """Boxes of the text lines the detector finds (on the image shrunk to 960 px)."""
+        with self._lock:
+            found, _ = self._ocr(self._bgr(image), use_rec=False, use_cls=False)
+        boxes: list[Box] = []
+        for points in found or []:
+            xs = [float(p[0]) for p in points]
+            ys = [float(p[1]) for p in points]
+            boxes.append(Box.from_corners(min(xs), min(ys), max(xs), max(ys)))
+        return boxes
+
     def _output(self, image: Image.Image, words: list[Word]) -> OcrOutput:
         blocks = build_blocks(words)
         pairs = [(w.text, w.confidence) for b in blocks for ln in b.lines for w in ln.words]

