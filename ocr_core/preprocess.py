@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from PIL import Image, ImageOps, ImageStat
+from PIL import Image, ImageDraw, ImageOps, ImageStat
 
 from .engines.base import Block, Box, Line, OcrOutput, Page, Word
 
@@ -23,6 +23,9 @@ TARGET_TEXT_PX = 32
 MAX_UPSCALE = 4.0
 #: Upscaling never makes an image larger than this many pixels (time and memory bound).
 MAX_UPSCALED_PIXELS = 12_000_000
+#: Ink is measured on the page shrunk by this factor: a speck of scanner noise averages
+#: out to grey, a stroke of a large letter stays dark.
+INK_CELL_PX = 4
 
 
 def to_grey(image: Image.Image) -> Image.Image:
@@ -69,6 +72,20 @@ def upscale_factor(word_height: float, width: int, height: int) -> float:
 def upscale(image: Image.Image, factor: float) -> Image.Image:
     size = (round(image.width * factor), round(image.height * factor))
     return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def ink_outside(grey: Image.Image, boxes: list[Box]) -> int:
+    """How many dark cells (``INK_CELL_PX`` squares) of a dark-on-light page no box covers."""
+    k = INK_CELL_PX
+    small = grey.resize(
+        (max(1, grey.width // k), max(1, grey.height // k)), Image.Resampling.BOX
+    ).point(lambda v: 255 if v < 128 else 0)
+    draw = ImageDraw.Draw(small)
+    for box in boxes:
+        draw.rectangle(
+            (box.x // k, box.y // k, (box.x + box.width) // k, (box.y + box.height) // k), fill=0
+        )
+    return small.histogram()[255]
 
 
 def median_word_height(output: OcrOutput) -> float:

@@ -40,8 +40,11 @@ FALLBACK_BELOW = 0.60
 LINE_CROP_MAX_HEIGHT = 96
 #: RapidOCR's confidence needed to add a line Tesseract's layout dropped.
 RECOVER_MIN_CONFIDENCE = 0.85
-#: At most this many dropped lines are recovered per page (bounds the time).
+#: At most this many dropped lines are read per page (bounds the time).
 MAX_RECOVERED_LINES = 8
+#: Dark 4 px cells outside Tesseract's regions needed to look for dropped text (a short
+#: word of large print; scanner specks and stray rules stay below).
+DROPPED_INK_CELLS = 32
 #: Heading images read per page, their greatest height (px) and the blur that melts a
 #: hatched or halftone background into a flat tone.
 MAX_HEADING_IMAGES = 4
@@ -110,13 +113,14 @@ class AutoEngine:
                         other
                     )
             elif upright.height > LINE_CROP_MAX_HEIGHT:
-                best = self._recover_dropped(rapid, upright, best, regions, geometry.scale)
+                best = self._recover_dropped(rapid, upright, page, best, regions, geometry.scale)
         return geometry.map_output(best)
 
     def _recover_dropped(
         self,
         rapid: object,
         upright: Image.Image,
+        page: Image.Image,
         best: OcrOutput,
         regions: list[Region],
         scale: float,
@@ -128,15 +132,23 @@ class AutoEngine:
         finds the text lines on the page; one that lies outside every Tesseract region
         (text or picture: text inside a chart or a patterned banner is left alone) is read
         by RapidOCR's recogniser and, if it is confident, joins the page as its own block.
-        Boxes here are in Tesseract's frame (the page upscaled by ``scale``).
+        The detector (as costly as Tesseract's own reading) only runs where enough ink lies
+        outside Tesseract's regions to hold a word. Boxes here are in Tesseract's frame
+        (the cleaned ``page`` upscaled by ``scale``).
         """
+        recovered: list[Block] = []
         try:
-            found = rapid.detect(upright)  # type: ignore[attr-defined]
-            lines: list[Block] = []
-            for box in found[: MAX_RECOVERED_LINES * 4]:
+            found: list[Box] = []
+            dropped = preprocess.ink_outside(page, [_scale(r.box, 1 / scale) for r in regions])
+            if dropped >= DROPPED_INK_CELLS:
+                found = rapid.detect(upright)  # type: ignore[attr-defined]
+            outside = [
+                box
+                for box in found
+                if not any(_overlap(_scale(box, scale), r.box) > 0 for r in regions)
+            ]
+            for box in outside[:MAX_RECOVERED_LINES]:
                 scaled = _scale(box, scale)
-                if any(_overlap(scaled, region.box) > 0 for region in regions):
-                    continue
                 pad = max(2, box.height // 8)
                 crop = upright.crop(
                     (
@@ -148,7 +160,7 @@ class AutoEngine:
                 )
                 read = rapid.recognize_line(crop)  # type: ignore[attr-defined]
                 text = read.text.strip()
-                if read.confidence < RECOVER_MIN_CONFIDENCE or sum(c.isalnum() for c in text) < 2:
+                if read.confidence < RECOVER_MIN_CONFIDENCE or sum(c.isalpha() for c in text) < 2:
                     continue
                 words = _spread(text, read.confidence, scaled)
                 line = Line(
@@ -157,18 +169,16 @@ class AutoEngine:
                     box=scaled,
                     words=words,
                 )
-                lines.append(Block(line.text, read.confidence, scaled, [line]))
-                if len(lines) >= MAX_RECOVERED_LINES:
-                    break
+                recovered.append(Block(line.text, read.confidence, scaled, [line]))
         except Exception:  # recovery is a bonus: Tesseract's reading still stands
             log.exception("RapidOCR failed recovering dropped text; keeping Tesseract's reading")
             return best
-        lines.extend(self._heading_images(rapid, upright, regions, scale))
-        if not lines:
+        recovered.extend(self._heading_images(rapid, upright, regions, scale))
+        if not recovered:
             return best
-        page = best.pages[0]
-        blocks = list(page.blocks)
-        for new in lines:
+        tesseract_page = best.pages[0]
+        blocks = list(tesseract_page.blocks)
+        for new in recovered:
             blocks.insert(_position(blocks, new.box), new)
         pairs = [(w.text, w.confidence) for b in blocks for ln in b.lines for w in ln.words]
         confidence = mean_confidence(pairs)
@@ -176,7 +186,7 @@ class AutoEngine:
             best,
             text="\n\n".join(b.text for b in blocks),
             confidence=confidence,
-            pages=[replace(page, blocks=blocks, confidence=confidence)],
+            pages=[replace(tesseract_page, blocks=blocks, confidence=confidence)],
         )
 
     def _second_opinion(self, rapid: object, upright: Image.Image, lang: str) -> OcrOutput | None:
@@ -281,15 +291,15 @@ def _position(blocks: list[Block], box: Box) -> int:
     """Where a recovered line goes in the reading order of ``blocks``.
 
     Before the first block that lies beside it to its right on the same band of the page,
-    or below it within its horizontal span: a masthead beside a page header goes first,
-    a heading above a column goes before that column.
+    or below it within its width: a masthead left of a page header goes first, a title
+    band above the columns goes before them; else at the end.
     """
     for index, block in enumerate(blocks):
         other = block.box
-        same_band = min(box.y + box.height, other.y + other.height) - max(box.y, other.y) > 0
+        same_band = min(box.y + box.height, other.y + other.height) > max(box.y, other.y)
         if same_band and other.x >= box.x + box.width / 2:
             return index
-        spans = min(box.x + box.width, other.x + other.width) - max(box.x, other.x) > 0
+        spans = min(box.x + box.width, other.x + other.width) > max(box.x, other.x)
         if spans and other.y >= box.y + box.height / 2:
             return index
     return len(blocks)
