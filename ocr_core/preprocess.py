@@ -74,8 +74,9 @@ def upscale(image: Image.Image, factor: float) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
-def ink_outside(grey: Image.Image, boxes: list[Box]) -> int:
-    """How many dark cells (``INK_CELL_PX`` squares) of a dark-on-light page no box covers."""
+def ink_outside(grey: Image.Image, boxes: list[Box]) -> tuple[int, Box | None]:
+    """Dark cells (``INK_CELL_PX`` squares) of a dark-on-light page that no box covers:
+    how many, and the box around them (None when there are none)."""
     k = INK_CELL_PX
     small = grey.resize(
         (max(1, grey.width // k), max(1, grey.height // k)), Image.Resampling.BOX
@@ -85,7 +86,12 @@ def ink_outside(grey: Image.Image, boxes: list[Box]) -> int:
         draw.rectangle(
             (box.x // k, box.y // k, (box.x + box.width) // k, (box.y + box.height) // k), fill=0
         )
-    return small.histogram()[255]
+    found = small.getbbox()
+    if found is None:
+        return 0, None
+    x0, y0, x1, y1 = found
+    around = Box.from_corners(x0 * k, y0 * k, min(grey.width, x1 * k), min(grey.height, y1 * k))
+    return small.histogram()[255], around
 
 
 def median_word_height(output: OcrOutput) -> float:

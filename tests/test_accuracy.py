@@ -157,6 +157,17 @@ def test_lang_option_reaches_the_engine(settings, samples: Path) -> None:
     assert both["language"] == "en" and cer(both["text"], ground_truth(path)) <= 0.03
 
 
+def test_ink_outside_layout_regions_counts_only_uncovered_strokes() -> None:
+    from PIL import ImageDraw
+
+    page = Image.new("L", (400, 200), 255)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((20, 20, 179, 59), fill=0)  # a heavy word, 40 x 10 cells
+    draw.point([(300, 150), (310, 160)], fill=0)  # scanner specks average out
+    assert preprocess.ink_outside(page, []) == (400, Box(20, 20, 160, 40))
+    assert preprocess.ink_outside(page, [Box(10, 10, 200, 60)]) == (0, None)
+
+
 # -- reading order from boxes -----------------------------------------------------------
 
 
