@@ -7,12 +7,14 @@ Mandatory fields fixed by the challenge: ``success``, ``text``, ``confidence`` (
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .engines.base import OcrOutput
 from .errors import OcrError
-from .intake import IntakeImage
+
+if TYPE_CHECKING:  # types only: the results function never imports Pillow or the engines
+    from .engines.base import OcrOutput
+    from .intake import IntakeImage
 
 SCHEMA_VERSION = 1
 

@@ -148,10 +148,11 @@ class TesseractEngine:
         """
         lang = self.check_lang(lang)
         with self._api(lang) as api:
-            api.SetImage(image)  # type: ignore[attr-defined]
+            pixels = set_image(api, image)
             api.Recognize()  # type: ignore[attr-defined]
             blocks = self._read_blocks(api.GetIterator())  # type: ignore[attr-defined]
             regions = self._regions(api.GetIterator())  # type: ignore[attr-defined]
+            del pixels  # Tesseract reads this buffer until recognition is over
         page_words = [(w.text, w.confidence) for b in blocks for ln in b.lines for w in ln.words]
         confidence = mean_confidence(page_words)
         page = Page(width=image.width, height=image.height, confidence=confidence, blocks=blocks)
@@ -223,6 +224,26 @@ class TesseractEngine:
                 break
         close_block()
         return blocks
+
+
+def set_image(api: object, image: Image.Image) -> bytes:
+    """Hand Tesseract the decoded pixels themselves.
+
+    tesserocr's ``SetImage`` saves the image in its original format (JPEG again, lossy, for
+    a JPEG upload) and leptonica decodes that: a second encode and decode per call, up to
+    0.3 s on a large page, and JPEG artefacts on top of the upload's own. The raw buffer
+    skips both. Returns the buffer, which must outlive recognition (it is not copied).
+    """
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    depth = 1 if image.mode == "L" else 3
+    pixels = image.tobytes()
+    api.SetImageBytes(pixels, image.width, image.height, depth, depth * image.width)  # type: ignore[attr-defined]
+    dpi = image.info.get("dpi")
+    if dpi and dpi[0]:
+        # As the file would have said; without one Tesseract estimates it, as it did before.
+        api.SetSourceResolution(round(float(dpi[0])))  # type: ignore[attr-defined]
+    return pixels
 
 
 def _word_at(it: object, level: int) -> tuple[str, tuple[int, int, int, int] | None]:

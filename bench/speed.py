@@ -1,0 +1,650 @@
+"""Where the time goes: the engine alone against the service around it, on the real corpus.
+
+Starts the local stack itself (the ``make run`` layout: one functions-framework process per
+function behind the gateway, on loopback), stops what it started, and prints, measured side
+by side in one run:
+
+- per image: the engine call alone (in this process, on the decoded image) and the
+  ``POST /extract-text`` round trip, straight to the upload function's port (what the cloud
+  path sees: no gateway there) and through the gateway; their ratio is the overhead;
+- the same image through the peers' plain pytesseract-in-Flask handler
+  (bench/peer_pytesseract.py), and how well each reads (character error rate);
+- a repeated identical image (a cache hit) round trip;
+- cold start of each function (process start to first successful response, then to the
+  first OCR answer) and import time, without and with the engine model;
+- throughput with one engine worker and one per core on the same workload, and the ratio;
+- peak RSS of each function's processes after the corpus went through all three.
+
+The overhead, peer and throughput stacks run with the answer cache off (``CACHE_MAX_ENTRIES=0``,
+the documented switch; an unknown variable where the cache has not landed), so that every
+round trip runs the engine; the cache-hit figure comes from a stack with the defaults.
+
+    .venv/bin/python bench/speed.py [--samples ../shared/ocr-samples] [--reps 3] [--no-peer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import cer  # noqa: E402  (one scoring rule for tests and benches)
+
+HTTP_TIMEOUT_S = 120
+CACHE_OFF = {"CACHE_MAX_ENTRIES": "0"}
+
+
+@dataclass
+class Sample:
+    name: str
+    data: bytes
+    truth: str
+    pixels: str = ""
+
+
+@dataclass
+class Function:
+    """One functions-framework process this bench started (its own process group)."""
+
+    name: str
+    target: str
+    source: Path
+    env: dict[str, str]
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Function:
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "functions_framework", "--target", self.target]
+        cmd += ["--source", str(self.source), "--host", "127.0.0.1", "--port", str(self.port)]
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            cmd, env=self.env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL
+        )
+        return self
+
+    def stop(self) -> None:
+        stop_group(self.process)
+
+
+def stop_group(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (gunicorn's master forks the workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Largest peak RSS (VmHWM) among the process and its children, in MiB."""
+    peaks = []
+    for p in tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return max(peaks, default=0.0)
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
+    """Poll ``check`` every few ms; the time it first held (perf_counter), or raise."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        try:
+            if check():
+                return time.perf_counter()
+        except requests.RequestException:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"{what} not ready within {timeout_s:.0f} s")
+
+
+def post_image(session: requests.Session, url: str, sample: Sample) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    response = session.post(
+        f"{url}/extract-text", files={"image": (sample.name, sample.data)}, timeout=HTTP_TIMEOUT_S
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"{url}: {sample.name}: HTTP {response.status_code} {response.text}")
+    return elapsed, response.json()
+
+
+def load_samples(folder: Path) -> list[Sample]:
+    from ocr_core.intake import load_image
+
+    samples = []
+    for line in (folder / "MANIFEST.tsv").read_text().splitlines()[1:]:
+        name = line.split("\t", 1)[0]
+        path = folder / name
+        gt = folder / (path.stem + ".gt.txt")
+        if not path.is_file() or not gt.is_file():
+            continue
+        data = path.read_bytes()
+        image = load_image(data, max_bytes=1 << 30, max_pixels=1 << 30)
+        samples.append(Sample(name, data, gt.read_text(), f"{image.width}x{image.height}"))
+    return samples
+
+
+def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATA_DIR": str(data_dir),
+            "STORAGE_BACKEND": "local",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+            "LOG_LEVEL": "WARNING",  # the access log of every request is not what we measure
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def local_stack(env: dict[str, str]) -> Iterator[Any]:
+    """The ``make run`` stack (ocr_local.stack), started here and stopped on the way out."""
+    from ocr_core.config import reload_settings
+    from ocr_local.stack import Stack
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    reload_settings()
+    stack = Stack("127.0.0.1", free_port(), env)
+    gateway = watcher = None
+    try:
+        gateway, watcher = stack.start()
+        yield stack
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if gateway is not None:
+            gateway.shutdown()
+            gateway.server_close()
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        reload_settings()
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+@dataclass
+class Report:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def measure_overhead(
+    samples: list[Sample], reps: int, env: dict[str, str], peer: Function | None, report: Report
+) -> None:
+    """Engine alone, round trip direct and through the gateway, and the peer: per image,
+    interleaved (the order rotates each repetition so that load falls on all alike)."""
+    from ocr_core.config import reload_settings
+    from ocr_core.engines import get_engine
+    from ocr_core.intake import load_image
+
+    with local_stack(env) as stack:
+        engine = get_engine()  # this process: same settings as the stack's functions
+        upload, ocr, results = stack.functions
+        gateway_url = f"http://127.0.0.1:{stack.port}"
+        session = requests.Session()
+        for sample in samples:  # warm every path once: pools, page cache, the peer's model
+            post_image(session, upload.url, sample)
+            if peer is not None:
+                post_image(session, peer.url, sample)
+        for sample in samples:
+            image = load_image(sample.data, max_bytes=1 << 30, max_pixels=1 << 30).image
+            timings: dict[str, list[float]] = {"engine": [], "direct": [], "gateway": []}
+            if peer is not None:
+                timings["peer"] = []
+            texts: dict[str, str] = {}
+
+            def run_engine() -> None:
+                started = time.perf_counter()
+                out = engine.recognize(image)
+                timings["engine"].append((time.perf_counter() - started) * 1000)
+                texts["engine"] = out.text
+
+            def run_http(kind: str, url: str) -> Callable[[], None]:
+                def go() -> None:
+                    elapsed, body = post_image(session, url, sample)
+                    timings[kind].append(elapsed)
+                    texts[kind] = body.get("text", "")
+
+                return go
+
+            steps = [run_engine, run_http("direct", upload.url), run_http("gateway", gateway_url)]
+            if peer is not None:
+                steps.append(run_http("peer", peer.url))
+            for rep in range(reps):
+                for step in steps[rep % len(steps) :] + steps[: rep % len(steps)]:
+                    step()
+            row: dict[str, Any] = {"image": sample.name, "pixels": sample.pixels}
+            for kind, values in timings.items():
+                row[f"{kind}_ms"] = median(values)
+            row["overhead_direct"] = row["direct_ms"] / row["engine_ms"] - 1
+            row["overhead_gateway"] = row["gateway_ms"] / row["engine_ms"] - 1
+            row["cer"] = cer(texts["direct"], sample.truth)
+            if peer is not None:
+                row["peer_cer"] = cer(texts["peer"], sample.truth)
+                row["peer_over_ours"] = row["peer_ms"] / row["direct_ms"]
+            report.rows.append(row)
+            print(_row_line(row), file=sys.stderr, flush=True)
+
+        # The OCR and results functions on the same corpus: async uploads into the input
+        # bucket, the OCR function's results, read back through the results function.
+        for sample in samples:
+            response = session.post(
+                f"{gateway_url}/extract-text?mode=async",
+                files={"image": (sample.name, sample.data)},
+                timeout=HTTP_TIMEOUT_S,
+            )
+            response.raise_for_status()
+            sample_object = response.json()["object"]
+            wait_for(
+                lambda o=sample_object: (
+                    session.get(f"{gateway_url}/results/{o}", timeout=HTTP_TIMEOUT_S).status_code
+                    == 200
+                ),
+                120,
+                f"result of {sample_object}",
+            )
+        report.summary["peak_rss_mib"] = {
+            spec.name: round(peak_rss_mib(spec.process.pid), 1)
+            for spec in stack.functions
+            if spec.process is not None
+        }
+        if peer is not None and peer.process is not None:
+            report.summary["peak_rss_mib"]["peer"] = round(peak_rss_mib(peer.process.pid), 1)
+    reload_settings()
+
+
+def measure_cache_hit(samples: list[Sample], env: dict[str, str], report: Report) -> None:
+    """The same image again and again, with the default settings (cache on where it exists)."""
+    sample = min(samples, key=lambda s: abs(len(s.data) - 100_000))  # a typical page photo
+    with local_stack(env) as stack:
+        upload = stack.functions[0]
+        session = requests.Session()
+        first, _ = post_image(session, upload.url, sample)
+        direct, gateway, cached = [], [], []
+        for _ in range(20):
+            elapsed, body = post_image(session, upload.url, sample)
+            direct.append(elapsed)
+            cached.append(bool(body.get("cached")))
+            elapsed, _ = post_image(session, f"http://127.0.0.1:{stack.port}", sample)
+            gateway.append(elapsed)
+    report.summary["cache_hit"] = {
+        "image": sample.name,
+        "first_ms": round(first, 1),
+        "direct_ms": round(median(direct), 1),
+        "gateway_ms": round(median(gateway), 1),
+        "spread_direct_ms": [round(min(direct), 1), round(max(direct), 1)],
+        "answered_from_cache": f"{sum(cached)}/{len(cached)}",
+    }
+
+
+def measure_cold_starts(samples: list[Sample], data_dir: Path, rounds: int, report: Report) -> None:
+    """Process start to first answer, fresh processes, ``rounds`` times each."""
+    from ocr_core.storage import open_bucket
+    from ocr_local.watcher import finalized_event
+
+    small = min(samples, key=lambda s: len(s.data))
+    env = base_env(data_dir, **CACHE_OFF)
+    os.environ.update(env)
+    from ocr_core.config import reload_settings
+
+    settings = reload_settings()
+    bucket = open_bucket(settings.input_bucket)
+    out: dict[str, dict[str, list[float]]] = {}
+    for index in range(rounds):
+        for name, target in (
+            ("upload", "extract_text"),
+            ("results", "get_result"),
+            ("ocr", "on_object_finalized"),
+        ):
+            fn = Function(name, target, ROOT / "functions" / name / "main.py", env).start()
+            times = out.setdefault(name, {"first_response": [], "first_ocr": []})
+            try:
+                if name == "ocr":
+                    object_name = f"cold-{index}-{small.name}"
+                    info = bucket.write(object_name, small.data, "application/octet-stream")
+                    headers, body = finalized_event(info)
+                    ready = wait_for(
+                        lambda: requests.post(fn.url, headers=headers, data=body, timeout=60).ok,
+                        60,
+                        name,
+                    )
+                    times["first_ocr"].append((ready - fn.started) * 1000)
+                    continue
+                ready = wait_for(
+                    lambda: requests.get(f"{fn.url}/healthz", timeout=60).ok, 60, name
+                )
+                times["first_response"].append((ready - fn.started) * 1000)
+                if name == "upload":
+                    post_image(requests.Session(), fn.url, small)
+                    times["first_ocr"].append((time.perf_counter() - fn.started) * 1000)
+            finally:
+                fn.stop()
+    report.summary["cold_start_ms"] = {
+        name: {k: round(median(v), 0) for k, v in times.items() if v}
+        for name, times in out.items()
+    }
+    report.summary["import_ms"] = import_times(rounds)
+
+
+IMPORT_PROBE = """
+import importlib.util, json, sys, time
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("main", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+imported = time.perf_counter()
+heavy = sorted({m.split(".")[0] + ("." + m.split(".")[1] if m.startswith("google.") and
+         m.count(".") else "") for m in sys.modules
+         if m.startswith(("google.cloud.storage", "google.cloud.vision", "google.cloud.pubsub",
+                          "PIL", "tesserocr", "pypdfium2", "grpc", "onnxruntime", "rapidocr"))})
+engine_ms = None
+if sys.argv[2] == "1":
+    from ocr_core.engines import get_engine
+    get_engine()
+    engine_ms = (time.perf_counter() - imported) * 1000
+print(json.dumps({"import_ms": (imported - started) * 1000, "engine_ms": engine_ms,
+                  "heavy": heavy}))
+"""
+
+
+def import_times(rounds: int) -> dict[str, Any]:
+    """Import of each function's main.py (functions-framework included) in a fresh
+    interpreter, and the engine model load on top of it for the functions that OCR."""
+    result: dict[str, Any] = {}
+    for name in ("upload", "ocr", "results"):
+        load_engine = name != "results"
+        probes = []
+        for _ in range(rounds):
+            out = subprocess.run(
+                [sys.executable, "-c", IMPORT_PROBE, str(ROOT / "functions" / name / "main.py")]
+                + ["1" if load_engine else "0"],
+                cwd=ROOT,
+                env=base_env(Path(tempfile.gettempdir())),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            probes.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        result[name] = {
+            "import_ms": round(median([p["import_ms"] for p in probes]), 0),
+            "engine_ms": round(median([p["engine_ms"] for p in probes]), 0)
+            if load_engine
+            else None,
+            "heavy_modules_at_import": probes[0]["heavy"],
+        }
+    return result
+
+
+def measure_throughput(
+    samples: list[Sample], data_dir: Path, rounds: int, report: Report
+) -> None:
+    """Images per second through one upload process with one engine worker and with one
+    per core, same workload, runs alternating so both see the same machine."""
+    cores = os.cpu_count() or 1
+    fns = {
+        workers: Function(
+            f"upload-{workers}",
+            "extract_text",
+            ROOT / "functions" / "upload" / "main.py",
+            base_env(data_dir, ENGINE_THREADS=str(workers), **CACHE_OFF),
+        ).start()
+        for workers in sorted({1, cores})
+    }
+    try:
+        for fn in fns.values():
+            wait_for(lambda f=fn: requests.get(f"{f.url}/healthz", timeout=5).ok, 60, fn.name)
+        local = threading.local()
+
+        def one(url: str, sample: Sample) -> None:
+            if not hasattr(local, "session"):
+                local.session = requests.Session()
+            post_image(local.session, url, sample)
+
+        rates: dict[int, list[float]] = {w: [] for w in fns}
+        with ThreadPoolExecutor(max_workers=2 * cores) as pool:
+            for fn in fns.values():  # warm: every engine instance of the pool created
+                list(pool.map(lambda s, u=fn.url: one(u, s), samples[: 2 * cores]))
+            for _ in range(rounds):
+                for workers, fn in fns.items():
+                    started = time.perf_counter()
+                    list(pool.map(lambda s, u=fn.url: one(u, s), samples))
+                    rates[workers].append(len(samples) / (time.perf_counter() - started))
+    finally:
+        for fn in fns.values():
+            fn.stop()
+    one_rate, many_rate = median(rates[1]), median(rates[cores])
+    report.summary["throughput"] = {
+        "cores": cores,
+        "images_per_s_1_worker": round(one_rate, 2),
+        f"images_per_s_{cores}_workers": round(many_rate, 2),
+        "ratio": round(many_rate / one_rate, 2),
+        "ratios_per_round": [round(m / o, 2) for o, m in zip(rates[1], rates[cores], strict=True)],
+    }
+
+
+def start_peer(data_dir: Path) -> Function | None:
+    if shutil.which("tesseract") is None:
+        print(
+            "peer column skipped: the tesseract CLI is missing (apt-get install -y tesseract-ocr)",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        import pytesseract  # noqa: F401
+    except ImportError:
+        print("peer column skipped: pytesseract is not installed", file=sys.stderr)
+        return None
+    peer = Function(
+        "peer", "extract_text", ROOT / "bench" / "peer_pytesseract.py", base_env(data_dir)
+    ).start()
+    wait_for(_listening(peer.port), 60, "peer")
+    return peer
+
+
+def _listening(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    return check
+
+
+def _row_line(row: dict[str, Any]) -> str:
+    line = (
+        f"| {row['image']} | {row['pixels']} | {row['engine_ms']:.0f} | {row['direct_ms']:.0f}"
+        f" | {row['gateway_ms']:.0f} | {row['overhead_direct']:+.1%} | {row['overhead_gateway']:+.1%}"
+        f" | {row['cer']:.3f} |"
+    )
+    if "peer_ms" in row:
+        line += f" {row['peer_ms']:.0f} | {row['peer_cer']:.3f} | {row['peer_over_ours']:.2f}× |"
+    return line
+
+
+def render(report: Report, machine: str) -> str:
+    rows, s = report.rows, report.summary
+    peer = bool(rows) and "peer_ms" in rows[0]
+    head = "| image | pixels | engine ms | round trip ms | via gateway ms | overhead | via gateway | CER |"
+    rule = "|---|---|---:|---:|---:|---:|---:|---:|"
+    if peer:
+        head += " peer ms | peer CER | peer/ours |"
+        rule += "---:|---:|---:|"
+    lines = [f"bench/speed.py, {s['date']}, {machine}", "", head, rule]
+    lines += [_row_line(r) for r in rows]
+    med = {k: median([r[k] for r in rows]) for k in rows[0] if k.endswith(("_ms", "cer"))}
+    overhead = median([r["overhead_direct"] for r in rows])
+    overhead_gw = median([r["overhead_gateway"] for r in rows])
+    median_row = (
+        f"| **median** | | {med['engine_ms']:.0f} | {med['direct_ms']:.0f} | {med['gateway_ms']:.0f}"
+        f" | {overhead:+.1%} | {overhead_gw:+.1%} | {statistics.mean(r['cer'] for r in rows):.3f}"
+        " (mean) |"
+    )
+    if peer:
+        peer_ratio = median([r["peer_over_ours"] for r in rows])
+        median_row += (
+            f" {med['peer_ms']:.0f} | {statistics.mean(r['peer_cer'] for r in rows):.3f} (mean)"
+            f" | {peer_ratio:.2f}× |"
+        )
+    lines.append(median_row)
+    lines.append("")
+    ch = s.get("cache_hit")
+    if ch:
+        lines.append(
+            f"- repeated identical image ({ch['image']}): first {ch['first_ms']} ms, then median "
+            f"{ch['direct_ms']} ms direct (range {ch['spread_direct_ms'][0]}–"
+            f"{ch['spread_direct_ms'][1]}), {ch['gateway_ms']} ms via the gateway; "
+            f"answered from the cache {ch['answered_from_cache']}"
+        )
+    cold = s.get("cold_start_ms", {})
+    imports = s.get("import_ms", {})
+    for name in ("upload", "results", "ocr"):
+        if name not in cold:
+            continue
+        c, i = cold[name], imports.get(name, {})
+        parts = []
+        if "first_response" in c:
+            parts.append(f"first response {c['first_response']:.0f} ms")
+        if "first_ocr" in c:
+            parts.append(f"first OCR answer {c['first_ocr']:.0f} ms")
+        parts.append(f"import of main.py {i.get('import_ms', 0):.0f} ms")
+        if i.get("engine_ms") is not None:
+            parts.append(f"engine model load {i['engine_ms']:.0f} ms")
+        heavy = ", ".join(i.get("heavy_modules_at_import", [])) or "none"
+        lines.append(f"- cold start, {name}: {'; '.join(parts)}; heavy modules at import: {heavy}")
+    tp = s.get("throughput")
+    if tp:
+        many = tp[f"images_per_s_{tp['cores']}_workers"]
+        lines.append(
+            f"- throughput: {tp['images_per_s_1_worker']} images/s with 1 engine worker, {many} "
+            f"with {tp['cores']} (one per core): {tp['ratio']}× (rounds: {tp['ratios_per_round']})"
+        )
+    rss = s.get("peak_rss_mib")
+    if rss:
+        lines.append(
+            "- peak RSS after the corpus: "
+            + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in rss.items())
+        )
+    return "\n".join(lines)
+
+
+def machine_line() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"load average {load:.1f} at the start"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=Path, default=ROOT.parent / "shared" / "ocr-samples")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per image and path")
+    parser.add_argument("--rounds", type=int, default=3, help="cold starts and throughput runs")
+    parser.add_argument("--no-peer", action="store_true", help="skip the pytesseract column")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if not (args.samples / "MANIFEST.tsv").is_file():
+        print(f"no corpus at {args.samples} (MANIFEST.tsv missing)", file=sys.stderr)
+        return 2
+
+    machine = machine_line()
+    samples = load_samples(args.samples)
+    report = Report(summary={"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")})
+    work = Path(tempfile.mkdtemp(prefix="bench-speed-"))
+    peer = None
+    try:
+        peer = None if args.no_peer else start_peer(work / "peer")
+        measure_overhead(samples, args.reps, base_env(work / "stack", **CACHE_OFF), peer, report)
+        peer_rss = report.summary.get("peak_rss_mib", {})
+        measure_cache_hit(samples, base_env(work / "cached"), report)
+        measure_cold_starts(samples, work / "cold", args.rounds, report)
+        measure_throughput(samples, work / "throughput", args.rounds, report)
+        report.summary.setdefault("peak_rss_mib", peer_rss)
+    finally:
+        if peer is not None:
+            peer.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(render(report, machine))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine, **report.__dict__}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
