@@ -38,6 +38,22 @@ def _float(name: str, default: float) -> float:
     return value
 
 
+def available_cores() -> int:
+    """Cores this process may run on (a CPU set or ``taskset`` counts, not the host's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"{name} must be true or false, got {raw!r}")
+    return raw in ("true", "1", "yes")
+
+
 def _str(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
@@ -56,6 +72,7 @@ class Settings:
     max_upload_bytes: int = 10 * MIB
     max_image_pixels: int = 50_000_000
     engine_threads: int = 0  # 0: one engine instance per core
+    engine_preload: bool = True  # build the engine as each worker process starts
     results_base_url: str = ""
     log_level: str = "INFO"
     # Multi-page documents (PDF, multi-page TIFF) and long-running operations.
@@ -83,7 +100,7 @@ class Settings:
 
     @property
     def engine_pool_size(self) -> int:
-        return self.engine_threads or (os.cpu_count() or 1)
+        return self.engine_threads or available_cores()
 
     @property
     def max_request_bytes(self) -> int:
@@ -123,6 +140,7 @@ def _load() -> Settings:
         max_upload_bytes=_int("MAX_UPLOAD_BYTES", Settings.max_upload_bytes),
         max_image_pixels=_int("MAX_IMAGE_PIXELS", Settings.max_image_pixels),
         engine_threads=_int("ENGINE_THREADS", Settings.engine_threads),
+        engine_preload=_bool("ENGINE_PRELOAD", Settings.engine_preload),
         results_base_url=_str("RESULTS_BASE_URL", "").rstrip("/"),
         log_level=_str("LOG_LEVEL", Settings.log_level).upper(),
         **_document_settings(),

@@ -232,6 +232,10 @@ def _normalise_mode(im: Image.Image) -> Image.Image:
         im = (
             ImageOps.autocontrast(im.convert("F").convert("L")) if im.mode == "F" else _scale_16(im)
         )
+    if im.mode in ("LA", "RGBA") and im.getchannel("A").getextrema() == (255, 255):
+        # Fully opaque (screenshots and renders often carry an unused alpha channel):
+        # dropping it gives the same pixels as compositing, in a fraction of the time.
+        im = im.convert("L" if im.mode == "LA" else "RGB")
     if im.mode in ("LA", "La", "PA", "RGBA", "RGBa"):
         # Composite onto white: text drawn only through the alpha channel (black, fully
         # transparent background) becomes dark text on white instead of a black page.

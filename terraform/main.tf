@@ -68,12 +68,21 @@ locals {
     TASK_QUEUE  = "pubsub"
     TASKS_TOPIC = google_pubsub_topic.topic["tasks"].id
   }
+  # Workers follow each function's size: one engine instance per vCPU (os.cpu_count() can
+  # report the host's cores on Cloud Run), and one functions-framework (gunicorn) thread
+  # per request the instance is allowed at once, in one process so the model loads once.
+  sizing_env = {
+    for name, size in var.functions : name => {
+      ENGINE_THREADS = tostring(max(1, ceil(tonumber(size.cpu))))
+      THREADS        = tostring(max(1, size.concurrency))
+    }
+  }
   function_env = {
-    upload = merge(local.common_env, local.engine_env, local.tasks_env, {
+    upload = merge(local.common_env, local.engine_env, local.tasks_env, local.sizing_env.upload, {
       RESULTS_BASE_URL = module.results.uri
     }, lookup(var.extra_env, "upload", {}))
-    ocr     = merge(local.common_env, local.engine_env, local.tasks_env, lookup(var.extra_env, "ocr", {}))
-    results = merge(local.common_env, lookup(var.extra_env, "results", {}))
+    ocr     = merge(local.common_env, local.engine_env, local.tasks_env, local.sizing_env.ocr, lookup(var.extra_env, "ocr", {}))
+    results = merge(local.common_env, { THREADS = local.sizing_env.results.THREADS }, lookup(var.extra_env, "results", {}))
   }
 
   # What goes into each function's source archive (scripts/package_functions.py builds the

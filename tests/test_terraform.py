@@ -99,6 +99,10 @@ def module() -> dict[str, Any]:
     return parse(MODULE)
 
 
+#: Read by functions-framework itself (its gunicorn server), not by ocr_core/config.py.
+SERVER_ENV = {"WORKERS", "THREADS"}
+
+
 def settings_env_names() -> set[str]:
     return {f.name.upper() for f in dataclasses.fields(Settings)}
 
@@ -111,6 +115,8 @@ def env_names(expression: str, root: dict[str, Any]) -> set[str]:
         value = root["locals"].get(local)
         if isinstance(value, dict):
             names |= set(value)
+        elif isinstance(value, str):  # a for-expression: the keys of the maps it builds
+            names |= set(re.findall(r"[{,]\s*([A-Z][A-Z0-9_]*)\s*=", value))
     names |= set(re.findall(r"[{,]\s*([A-Z][A-Z0-9_]*)\s*=", expression))
     return names
 
@@ -151,7 +157,7 @@ def test_every_function_entry_point_exists_with_its_signature(root, module) -> N
 
 
 def test_environment_variables_are_settings_the_code_reads(root) -> None:
-    known = settings_env_names()
+    known = settings_env_names() | SERVER_ENV
     envs = {name: env_names(expr, root) for name, expr in root["locals"]["function_env"].items()}
     for name, found in envs.items():
         assert found, f"{name}: no environment found"
@@ -162,6 +168,11 @@ def test_environment_variables_are_settings_the_code_reads(root) -> None:
     ]
     assert "RESULTS_BASE_URL" in envs["upload"]
     assert "OCR_ENGINE" not in envs["results"]  # no engine there
+    # Workers follow each function's size: engine instances per vCPU, threads per request.
+    assert "ENGINE_THREADS" in envs["upload"] & envs["ocr"]
+    assert all("THREADS" in found for found in envs.values())
+    sizing = root["locals"]["sizing_env"]
+    assert "ceil(tonumber(size.cpu))" in sizing and "size.concurrency" in sizing
     common = root["locals"]["common_env"]
     assert common["STORAGE_BACKEND"] in STORAGE_BACKENDS and common["STORAGE_BACKEND"] == "gcs"
     engine = root["variable"]["ocr_engine"]

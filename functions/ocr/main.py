@@ -9,7 +9,10 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from ocr_core import ocr_event
+from ocr_core import engines, ocr_event
+
+# The engine model loads in each worker as it starts, not on the first event.
+engines.preload_in_workers()
 
 
 @functions_framework.cloud_event

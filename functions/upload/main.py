@@ -6,10 +6,12 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from ocr_core import upload_api, web
+from ocr_core import engines, upload_api, web
 
 # Routing errors Flask raises before the function runs answer JSON too, like ours.
 functions_framework.errorhandler(HTTPException)(web.http_error)
+# The engine model loads in each worker as it starts, not on the first request.
+engines.preload_in_workers()
 
 
 @functions_framework.http

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from PIL import Image
@@ -68,7 +68,40 @@ class OcrOutput:
         return sum(len(line.words) for p in self.pages for b in p.blocks for line in b.lines)
 
     def pages_as_dicts(self) -> list[dict[str, object]]:
-        return [asdict(page) for page in self.pages]
+        """What ``dataclasses.asdict`` gives, built directly: asdict deep-copies field by
+        field and took ~25 ms of a dense page's answer."""
+        return [
+            {
+                "width": page.width,
+                "height": page.height,
+                "confidence": page.confidence,
+                "blocks": [
+                    {
+                        "text": block.text,
+                        "confidence": block.confidence,
+                        "box": _box(block.box),
+                        "lines": [
+                            {
+                                "text": line.text,
+                                "confidence": line.confidence,
+                                "box": _box(line.box),
+                                "words": [
+                                    {"text": w.text, "confidence": w.confidence, "box": _box(w.box)}
+                                    for w in line.words
+                                ],
+                            }
+                            for line in block.lines
+                        ],
+                    }
+                    for block in page.blocks
+                ],
+            }
+            for page in self.pages
+        ]
+
+
+def _box(box: Box) -> dict[str, int]:
+    return {"x": box.x, "y": box.y, "width": box.width, "height": box.height}
 
 
 def mean_confidence(items: list[tuple[str, float]]) -> float:
