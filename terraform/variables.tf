@@ -154,6 +154,7 @@ variable "extra_env" {
           "DOCUMENT_PAGE_MAX_PIXELS", "PDF_USE_TEXT_LAYER", "MAX_OPERATION_OBJECTS",
           "MAX_BATCH_ITEMS", "MAX_BATCH_BYTES", "RATE_LIMIT_RPS", "RATE_LIMIT_BURST",
           "EVENT_MAX_AGE_S", "CACHE_MAX_ENTRIES", "CACHE_MAX_BYTES", "BODY_READ_TIMEOUT_S",
+          "ENGINE_PRELOAD", "WORKERS", "THREADS",
         ], name)
       ]
     ]))

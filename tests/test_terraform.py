@@ -181,6 +181,7 @@ def test_environment_variables_are_settings_the_code_reads(root) -> None:
     validation = json.dumps(root["variable"]["extra_env"]["validation"])
     allowed = set(re.findall(r'\\"([A-Z][A-Z0-9_]+)\\"', validation))
     assert allowed and allowed <= known | {"TESSDATA_PREFIX"}, sorted(allowed - known)
+    assert {"ENGINE_PRELOAD", "WORKERS", "THREADS"} <= allowed
 
 
 def test_api_keys_come_from_secret_manager_to_the_http_functions_only(root, module) -> None:
