@@ -143,6 +143,19 @@ def peak_rss_mib(pid: int) -> float:
     return max(peaks, default=0.0)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process and its children so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
     """Poll ``check`` every few ms; the time it first held (perf_counter), or raise."""
     deadline = time.perf_counter() + timeout_s
@@ -403,6 +416,20 @@ def measure_cold_starts(samples: list[Sample], data_dir: Path, rounds: int, repo
                     times.setdefault(ocr_key, []).append((time.perf_counter() - fn.started) * 1000)
             finally:
                 fn.stop()
+    # A request that comes a second after the instance is up (scale-out, min instances).
+    for _ in range(rounds):
+        for preload in ("true", "false"):
+            env = base_env(data_dir, ENGINE_PRELOAD=preload, **CACHE_OFF)
+            fn = Function("upload", "extract_text", ROOT / "functions/upload/main.py", env)
+            fn.start()
+            try:
+                wait_for(lambda u=fn.url: requests.get(f"{u}/healthz", timeout=60).ok, 60, "upload")
+                time.sleep(1)
+                elapsed, _ = post_image(requests.Session(), fn.url, small)
+                key = f"ocr_1s_after_start_{'preloaded' if preload == 'true' else 'on_demand'}"
+                out["upload"].setdefault(key, []).append(elapsed)
+            finally:
+                fn.stop()
     report.summary["cold_start_ms"] = {
         name: {k: round(median(v), 0) for k, v in times.items() if v} for name, times in out.items()
     }
@@ -497,15 +524,22 @@ def measure_throughput(samples: list[Sample], data_dir: Path, rounds: int, repor
         # Largest first, twice over: no single big page left running alone at the end.
         workload = sorted(samples, key=lambda s: -len(s.data)) * 2
         rates: dict[str, list[float]] = {label: [] for label in fns}
+        busy: dict[str, list[float]] = {label: [] for label in fns}
         with ThreadPoolExecutor(max_workers=2 * cores) as pool:
             for fn in fns.values():  # warm: every engine instance and worker created
                 for _ in range(2):
                     list(pool.map(lambda s, u=fn.url: one(u, s), samples[: 2 * cores]))
             for _ in range(rounds):
                 for label, fn in fns.items():
+                    assert fn.process is not None
+                    cpu = cpu_seconds(fn.process.pid)
                     started = time.perf_counter()
                     list(pool.map(lambda s, u=fn.url: one(u, s), workload))
-                    rates[label].append(len(workload) / (time.perf_counter() - started))
+                    wall = time.perf_counter() - started
+                    rates[label].append(len(workload) / wall)
+                    # Cores the function kept busy: shows parallelism even when other load
+                    # on the machine leaves it fewer free cores than it could use.
+                    busy[label].append((cpu_seconds(fn.process.pid) - cpu) / wall)
     finally:
         for fn in fns.values():
             fn.stop()
@@ -514,6 +548,7 @@ def measure_throughput(samples: list[Sample], data_dir: Path, rounds: int, repor
         "cores": cores,
         "images_per_s": {label: round(median(r), 2) for label, r in rates.items()},
         "ratio": {label: round(median(r) / base, 2) for label, r in rates.items()},
+        "cores_busy": {label: round(median(b), 2) for label, b in busy.items()},
         "ratios_per_round": {
             label: [round(x / b, 2) for x, b in zip(r, rates["1 worker"], strict=True)]
             for label, r in rates.items()
@@ -617,6 +652,11 @@ def render(report: Report, machine: str) -> str:
                 f"first OCR answer {c['first_ocr_preloaded']:.0f} ms with the engine preloaded,"
                 f" {c['first_ocr_on_demand']:.0f} ms built on demand"
             )
+        if "ocr_1s_after_start_preloaded" in c:
+            parts.append(
+                f"an OCR request 1 s after the start takes {c['ocr_1s_after_start_preloaded']:.0f}"
+                f" ms preloaded, {c['ocr_1s_after_start_on_demand']:.0f} ms on demand"
+            )
         parts.append(f"import of main.py {i.get('import_ms', 0):.0f} ms")
         if i.get("engine_ms") is not None:
             parts.append(f"engine model load {i['engine_ms']:.0f} ms")
@@ -634,6 +674,8 @@ def render(report: Report, machine: str) -> str:
                 for label in per_s
                 if label != "1 worker"
             )
+            + "; cores kept busy: "
+            + ", ".join(f"{label} {n}" for label, n in tp["cores_busy"].items())
         )
     rss = s.get("peak_rss_mib")
     if rss:
