@@ -125,11 +125,13 @@ class TesseractEngine:
         if not os.path.isfile(os.path.join(self._datapath, f"{OSD}.traineddata")):
             return None
         with self._api(OSD) as api:
-            api.SetImage(image)  # type: ignore[attr-defined]
+            pixels = set_image(api, image)
             try:
                 result = api.DetectOrientationScript()  # type: ignore[attr-defined]
             except RuntimeError:
                 return None
+            finally:
+                del pixels
         if not result:
             return None
         # OSD reports how far the text is turned clockwise; righting it takes the rest of
