@@ -884,7 +884,15 @@ def _operations_paths(settings: Settings) -> dict[str, Any]:
                 "parameters": [op_id],
                 "responses": {
                     "200": op_ok,
-                    **_errors({409: [errors.OperationFinished], 503: [errors.StorageError]}),
+                    # A POST: the API key and the rate limit guard it like POST /operations.
+                    **_errors(
+                        {
+                            401: [errors.Unauthorized],
+                            409: [errors.OperationFinished],
+                            429: [errors.RateLimited],
+                            503: [errors.StorageError],
+                        }
+                    ),
                 },
             }
         },
