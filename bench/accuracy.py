@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from bench.scoring import bag_of_words, char_errors, roc_auc, word_errors, words  # noqa: E402
 
 DEFAULT_SAMPLES = ROOT.parent / "shared" / "ocr-samples"
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {sample.file}: done", file=sys.stderr, flush=True)
 
     print(f"# OCR accuracy on {args.samples.name} ({len(samples)} images)")
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {_machine()}")
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {describe()}")
     print(f"- service:  {service.label}")
     print(f"- {baseline.label}")
     print()
@@ -309,21 +310,6 @@ def _f(value: float | None) -> str:
 
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
-
-
-def _machine() -> str:
-    import os
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
 if __name__ == "__main__":

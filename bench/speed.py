@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -50,6 +49,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from bench.scoring import cer  # noqa: E402  (the accuracy benchmark's scoring)
 from ocr_core.config import available_cores  # noqa: E402
 
@@ -743,19 +743,8 @@ def render(report: Report, machine: str) -> str:
 
 
 def machine_line() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{available_cores()} cores ({cpu}), Python {platform.python_version()}, "
-        f"load average {load:.1f} at the start"
-    )
+    return f"{describe(available_cores())}, load average {load:.1f} at the start"
 
 
 def main(argv: list[str] | None = None) -> int:

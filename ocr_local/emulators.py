@@ -361,19 +361,7 @@ class EmulatorChain:
             handle, _ = self._log(f"function-{spec.name}")
             spec.port = free_port()
             spec.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "functions_framework",
-                    "--target",
-                    spec.target,
-                    "--source",
-                    str(spec.source),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(spec.port),
-                ],
+                spec.command(),
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,

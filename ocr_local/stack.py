@@ -52,6 +52,22 @@ class FunctionSpec:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        """functions-framework serving this function on its loopback port, as in the cloud."""
+        return [
+            sys.executable,
+            "-m",
+            "functions_framework",
+            "--target",
+            self.target,
+            "--source",
+            str(self.source),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -81,21 +97,8 @@ class Stack:
 
     def _spawn(self, spec: FunctionSpec) -> None:
         spec.port = spec.port or free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--target",
-            spec.target,
-            "--source",
-            str(spec.source),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(spec.port),
-        ]
         preexec = _die_with_parent if sys.platform.startswith("linux") else None
-        spec.process = subprocess.Popen(cmd, env=self.env, cwd=ROOT, preexec_fn=preexec)
+        spec.process = subprocess.Popen(spec.command(), env=self.env, cwd=ROOT, preexec_fn=preexec)
 
     def _wait_ready(self, spec: FunctionSpec, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
