@@ -37,7 +37,7 @@ MAX_SIDE = 30_000
 MAX_ASPECT_RATIO = 100
 #: Bump when intake or preprocessing changes what an engine sees: it is part of the
 #: result cache's key, so old cached answers are not served for new behaviour.
-PREPROCESSING_VERSION = "2"
+PREPROCESSING_VERSION = "3"
 EXIF_ORIENTATION = 0x0112
 
 

@@ -38,6 +38,7 @@ class RapidOcrEngine:
         # corpus as the default (shorter side raised to 736 px) and two to three times
         # faster on receipts and wide crops, which the default blows up.
         self._ocr = RapidOCR(det_limit_type="max", det_limit_side_len=DETECTION_MAX_SIDE)
+        _cap_detection_side(self._ocr, DETECTION_MAX_SIDE)
         # RapidOCR keeps per-call state on the object; onnxruntime already uses every core
         # for one image, so requests take turns rather than each building its own models.
         self._lock = threading.Lock()
@@ -111,3 +112,18 @@ def _split_words(text: str, score: float, x0: float, y0: float, x1: float, y1: f
         box = Box.from_corners(x0 + start * per_char, y0, x0 + cursor * per_char, y1)
         words.append(Word(text=part, confidence=round(max(0.0, min(1.0, score)), 4), box=box))
     return words
+
+
+def _cap_detection_side(ocr: object, side: int) -> None:
+    """Make the detector really see at most ``side`` px on the longer side.
+
+    rapidocr-onnxruntime 1.4.4 ignores ``det_limit_side_len`` with ``limit_type="max"``: it
+    picks 960, 1500 or 2000 px by the image's own size, so a 2000 px page was detected at
+    full size (about 0.6 GiB of activations and seconds of CPU). Recognition still reads
+    the text crops from the full-resolution image.
+    """
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    detector = ocr.text_det  # type: ignore[attr-defined]
+    mean, std = detector.mean, detector.std
+    detector.get_preprocess = lambda _longest: DetPreProcess(side, "max", mean, std)
