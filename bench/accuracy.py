@@ -110,9 +110,14 @@ class Service:
     """The service's own inline path, as the upload function runs it."""
 
     def __init__(self) -> None:
+        import os
+
         from ocr_core.config import reload_settings
         from ocr_core.engines import get_engine
 
+        # Every reading must run the engine: the warm-up image would otherwise come back
+        # from the answer cache and time as zero.
+        os.environ["CACHE_MAX_ENTRIES"] = "0"
         settings = reload_settings()
         self.engine = get_engine()
         self.label = f"service ({settings.ocr_engine}: {self.engine.version})"
