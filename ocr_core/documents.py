@@ -28,7 +28,7 @@ from PIL import Image, ImageOps
 from . import errors
 from .config import Settings, get_settings
 from .engines import get_engine
-from .engines.base import Block, Box, Line, Word, mean_confidence
+from .engines.base import Block, Box, Line, Word, mean_confidence, recognize_guarded
 from .intake import MAX_SIDE, _normalise_mode
 from .logs import get_logger
 
@@ -369,12 +369,7 @@ def _ocr_pages_batched(
 def _recognise(engine: Any, page: PageImage, lang: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        output = engine.recognize(page.image, lang=lang)
-    except errors.OcrError:
-        raise
-    except Exception as exc:
-        log.exception("engine failed on a page", extra={"page": page.number})
-        raise errors.EngineError(f"The OCR engine failed on page {page.number}") from exc
+        output = recognize_guarded(engine, page.image, lang, what=f"page {page.number}")
     finally:
         page.image = None  # release the bitmap as soon as the engine is done with it
     return _ocr_entry(page, output, (time.perf_counter() - started) * 1000)

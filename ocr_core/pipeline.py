@@ -14,6 +14,7 @@ from .cache import ResultCache
 from .config import get_settings
 from .documents import document_kind
 from .engines import Engine, get_engine
+from .engines.base import recognize_guarded
 from .intake import PREPROCESSING_VERSION, load_image
 from .logs import get_logger
 from .results import done_document, failed_document, object_ref, utc_now
@@ -73,13 +74,7 @@ def _extract_uncached(
     image = load_image(
         data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
     )
-    try:
-        output = engine.recognize(image.image, lang=lang)
-    except errors.OcrError:
-        raise
-    except Exception as exc:
-        log.exception("engine failed", extra={"engine": engine.name})
-        raise errors.EngineError("The OCR engine failed on this image; try again") from exc
+    output = recognize_guarded(engine, image.image, lang)
     elapsed_ms = (time.perf_counter() - started) * 1000
     return done_document(
         output,

@@ -8,7 +8,8 @@ from typing import Protocol
 
 from PIL import Image
 
-from ..errors import OcrError
+from ..errors import EngineError, OcrError
+from ..logs import get_logger
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,23 @@ class Engine(Protocol):
     def recognize(self, image: Image.Image, lang: str | None = None) -> OcrOutput: ...
 
     def supported_languages(self) -> list[str]: ...
+
+
+log = get_logger("engines")
+
+
+def recognize_guarded(
+    engine: Engine, image: Image.Image, lang: str | None = None, *, what: str = "this image"
+) -> OcrOutput:
+    """``engine.recognize``, with a crash of the engine logged and turned into a retryable
+    EngineError: it is our fault, not the client's, and never a bare 500."""
+    try:
+        return engine.recognize(image, lang=lang)
+    except OcrError:
+        raise
+    except Exception as exc:
+        log.exception("engine failed", extra={"engine": engine.name, "on": what})
+        raise EngineError(f"The OCR engine failed on {what}; try again") from exc
 
 
 def recognize_many(

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from .. import errors
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -33,3 +35,12 @@ class Bucket(Protocol):
     ) -> ObjectInfo: ...
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+
+
+def within_limit(data: bytes, max_bytes: int | None) -> bytes:
+    """``data`` if it fits ``max_bytes``; adapters read one byte past the limit to tell."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise errors.FileTooLarge(
+            f"The object is larger than {max_bytes} bytes", limit_bytes=max_bytes
+        )
+    return data

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import errors
 from ..names import validate_object_name
-from .base import ObjectInfo, PreconditionFailed
+from .base import ObjectInfo, PreconditionFailed, within_limit
 
 _clients: dict[str, Any] = {}
 _client_lock = threading.Lock()
@@ -103,11 +103,7 @@ class GcsBucket:
             data = b""  # an empty object has no byte 0 to start a range at
         except _api_errors() as exc:
             raise errors.StorageError(f"Cannot read object {name!r}") from exc
-        if max_bytes is not None and len(data) > max_bytes:
-            raise errors.FileTooLarge(
-                f"The object is larger than {max_bytes} bytes", limit_bytes=max_bytes
-            )
-        return data
+        return within_limit(data, max_bytes)
 
     def write(
         self, name: str, data: bytes, content_type: str, if_generation_match: int | None = None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import errors
 from ..names import validate_object_name
-from .base import ObjectInfo, PreconditionFailed
+from .base import ObjectInfo, PreconditionFailed, within_limit
 
 TEMP_PREFIX = ".ocrtmp-"
 
@@ -77,11 +77,7 @@ class LocalBucket:
             raise errors.NotFound(f"No object {name!r} in bucket {self.name!r}") from exc
         except OSError as exc:
             raise errors.StorageError(f"Cannot read object {name!r}") from exc
-        if max_bytes is not None and len(data) > max_bytes:
-            raise errors.FileTooLarge(
-                f"The object is larger than {max_bytes} bytes", limit_bytes=max_bytes
-            )
-        return data
+        return within_limit(data, max_bytes)
 
     def write(
         self, name: str, data: bytes, content_type: str, if_generation_match: int | None = None
