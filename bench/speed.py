@@ -13,7 +13,8 @@ by side in one run:
 - cold start of each function (process start to first successful response, then to the
   first OCR answer) and import time, without and with the engine model;
 - throughput with one engine worker and one per core on the same workload, and the ratio;
-- peak RSS of each function's processes after the corpus went through all three.
+- peak RSS of each function's processes after the corpus went through all three, one
+  request at a time, and of the upload function under the throughput load.
 
 The overhead, peer and throughput stacks run with the answer cache off (``CACHE_MAX_ENTRIES=0``,
 the documented switch; an unknown variable where the cache has not landed), so that every
@@ -596,6 +597,12 @@ def measure_throughput(samples: list[Sample], data_dir: Path, rounds: int, repor
                     # Cores the function kept busy: shows parallelism even when other load
                     # on the machine leaves it fewer free cores than it could use.
                     busy[label].append((cpu_seconds(fn.process.pid) - cpu) / wall)
+        # Under load: 2 requests per core in flight, the corpus's largest pages together.
+        peak_mib = {
+            label: round(peak_rss_mib(fn.process.pid), 1)
+            for label, fn in fns.items()
+            if fn.process is not None
+        }
     finally:
         for fn in fns.values():
             fn.stop()
@@ -605,6 +612,7 @@ def measure_throughput(samples: list[Sample], data_dir: Path, rounds: int, repor
         "images_per_s": {label: round(median(r), 2) for label, r in rates.items()},
         "ratio": {label: round(median(r) / base, 2) for label, r in rates.items()},
         "cores_busy": {label: round(median(b), 2) for label, b in busy.items()},
+        "peak_rss_mib": peak_mib,
         "ratios_per_round": {
             label: [round(x / b, 2) for x, b in zip(r, rates["1 worker"], strict=True)]
             for label, r in rates.items()
@@ -732,11 +740,13 @@ def render(report: Report, machine: str) -> str:
             )
             + "; cores kept busy: "
             + ", ".join(f"{label} {n}" for label, n in tp["cores_busy"].items())
+            + "; peak RSS under this load: "
+            + ", ".join(f"{label} {mib:.0f} MiB" for label, mib in tp["peak_rss_mib"].items())
         )
     rss = s.get("peak_rss_mib")
     if rss:
         lines.append(
-            "- peak RSS after the corpus: "
+            "- peak RSS after the corpus, one request at a time: "
             + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in rss.items())
         )
     return "\n".join(lines)

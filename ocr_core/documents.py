@@ -29,6 +29,7 @@ from . import errors
 from .config import Settings, get_settings
 from .engines import get_engine
 from .engines.base import Block, Box, Line, Word, mean_confidence, recognize_guarded
+from .engines.slots import engine_slot
 from .intake import MAX_SIDE, _normalise_mode
 from .logs import get_logger
 
@@ -369,7 +370,8 @@ def _ocr_pages_batched(
 def _recognise(engine: Any, page: PageImage, lang: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        output = recognize_guarded(engine, page.image, lang, what=f"page {page.number}")
+        with engine_slot(engine):
+            output = recognize_guarded(engine, page.image, lang, what=f"page {page.number}")
     finally:
         page.image = None  # release the bitmap as soon as the engine is done with it
     return _ocr_entry(page, output, (time.perf_counter() - started) * 1000)

@@ -15,6 +15,7 @@ from .config import get_settings
 from .documents import document_kind
 from .engines import Engine, get_engine
 from .engines.base import recognize_guarded
+from .engines.slots import engine_slot
 from .intake import PREPROCESSING_VERSION, load_image
 from .logs import get_logger
 from .results import done_document, failed_document, object_ref, utc_now
@@ -71,10 +72,11 @@ def _extract_uncached(
     data: bytes, lang: str | None, engine: Engine, started: float
 ) -> dict[str, Any]:
     settings = get_settings()
-    image = load_image(
-        data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
-    )
-    output = recognize_guarded(engine, image.image, lang)
+    with engine_slot(engine):
+        image = load_image(
+            data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+        )
+        output = recognize_guarded(engine, image.image, lang)
     elapsed_ms = (time.perf_counter() - started) * 1000
     return done_document(
         output,

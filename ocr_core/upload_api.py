@@ -10,6 +10,7 @@ import flask
 from . import batch_api, errors, operations_api, site
 from .access import check_api_key, rate_limit
 from .config import get_settings
+from .engines.slots import engine_slot
 from .intake import load_image
 from .names import safe_upload_name
 from .pipeline import extract
@@ -67,9 +68,10 @@ def handle(request: flask.Request) -> flask.Response:
 def _store_for_later(request: flask.Request, data: bytes, filename: str | None) -> flask.Response:
     settings = get_settings()
     # Validate now: a client learns about a broken file at once, not from a failed result.
-    image = load_image(
-        data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
-    )
+    with engine_slot():
+        image = load_image(
+            data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+        )
     name = safe_upload_name(filename, image.format)
     info = open_bucket(settings.input_bucket).write(
         name, data, image.mime_type, if_generation_match=0

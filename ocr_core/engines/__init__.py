@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
+from .. import memory
 from ..config import Settings, get_settings
 from ..logs import get_logger
 from .base import Engine, OcrOutput, recognize_many
@@ -27,6 +28,7 @@ _lock = threading.Lock()
 
 
 def _build(name: str, settings: Settings) -> Engine:
+    memory.limit_arenas()
     if name in ("auto", "tesseract"):
         from .tesseract import TesseractEngine
 
@@ -80,6 +82,7 @@ def preload_in_workers() -> None:
     turns it off.
     """
     global _preload_registered
+    memory.limit_arenas()  # before gunicorn's threads start allocating
     if _preload_registered or not get_settings().engine_preload:
         return
     _preload_registered = True

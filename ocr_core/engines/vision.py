@@ -98,6 +98,7 @@ class VisionEngine:
 
     name = "vision"
     max_batch_images = MAX_BATCH_IMAGES
+    cpu_bound = False  # calls wait on the network: not held to one per core (slots.py)
 
     def __init__(self, client: Any = None, *, endpoint: str = "", timeout_s: float = 60.0) -> None:
         from google.cloud import vision

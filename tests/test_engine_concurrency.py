@@ -1,0 +1,198 @@
+"""How the local engines share the cores and the memory (issue 7), on real images.
+
+Each engine call computes on its own thread, the engine threads are what use the cores,
+at most one image per engine thread is decoded and worked on at once, RapidOCR's
+detector takes turns and sees bands of the page, and its sessions use onnxruntime's arena
+without per-shape memory patterns. ``bench/speed.py`` measures what these buy
+(throughput with one and two workers, peak memory); these tests hold the mechanisms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy
+import pytest
+from PIL import Image, ImageDraw
+
+from ocr_core import memory, pipeline
+from ocr_core.config import reload_settings
+from ocr_core.engines import get_engine, rapid, slots
+from ocr_core.engines.rapid import RapidOcrEngine
+
+from .conftest import words
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@pytest.fixture(scope="module")
+def rapid_engine() -> RapidOcrEngine:
+    return RapidOcrEngine()
+
+
+def test_rapidocr_sessions_run_on_one_thread_with_the_arena(rapid_engine) -> None:
+    ocr = rapid_engine._ocr
+    sessions = [
+        ocr.text_det._detector.infer._session.session,
+        ocr.text_cls.infer.session,
+        ocr.text_rec.session.session,
+    ]
+    for session in sessions:
+        options = session.get_session_options()
+        assert options.intra_op_num_threads == 1
+        assert options.inter_op_num_threads == 1
+        assert options.enable_cpu_mem_arena
+        assert not options.enable_mem_pattern
+    assert ocr.text_rec.rec_batch_num == 1
+
+
+def test_one_rapidocr_call_keeps_one_core_busy(rapid_engine, samples: Path) -> None:
+    # onnxruntime's default spreads one image over every core, which left nothing for a
+    # second request; here the process's CPU time can only match the wall time.
+    image = Image.open(samples / "sroie_013.jpg").convert("RGB")
+    rapid_engine.recognize(image)  # warm
+    cpu, started = cpu_seconds(), time.perf_counter()
+    output = rapid_engine.recognize(image)
+    busy = (cpu_seconds() - cpu) / (time.perf_counter() - started)
+    assert busy < 1.3, f"one call kept {busy:.2f} cores busy"
+    assert "RESTORAN HASSANBISTRO" in output.text
+
+
+def test_shared_rapidocr_reads_alike_from_many_threads(rapid_engine, samples: Path) -> None:
+    names = ["tess_HelloGoogle.tif", "pyt_test_la.png", "icdar15_img_1.jpg", "sroie_000.jpg"]
+    images = [Image.open(samples / n).convert("RGB") for n in names]
+    alone = [rapid_engine.recognize(im).text for im in images]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda im: rapid_engine.recognize(im).text, images * 2))
+    assert together == alone * 2
+    assert words(alone[0]) == ["hello", "google"]
+
+
+def _page_with_lines(rows: list[int], height: int, width: int = 960) -> Image.Image:
+    page = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(page)
+    for number, top in enumerate(rows):
+        draw.text((40, top), f"Line {number} of the banded page", fill="black", font_size=28)
+    return page
+
+
+def test_banded_detection_finds_the_lines_the_whole_page_shows(rapid_engine) -> None:
+    # 960 rows: three bands (0-320, 320-640, 640-960). Lines sit inside bands and across
+    # their borders; each must come out once, whole, where it is.
+    tops = [40, 300, 440, 628, 800]
+    page = _page_with_lines(tops, 960)
+    banded = rapid_engine.detect(page)
+    detector = rapid_engine._ocr.text_det._detector
+    whole_session = detector.infer._session
+    detector.infer = whole_session
+    try:
+        whole = rapid_engine.detect(page)
+    finally:
+        detector.infer = rapid._BandedInference(whole_session)
+    assert len(banded) == len(whole) == len(tops)
+    by_row = sorted(banded, key=lambda b: b.y), sorted(whole, key=lambda b: b.y)
+    for got, want in zip(*by_row, strict=True):
+        assert abs(got.y - want.y) <= 3 and abs(got.height - want.height) <= 4
+        assert abs(got.x - want.x) <= 4 and abs(got.width - want.width) <= 8
+    assert [b.y for b in sorted(banded, key=lambda b: b.y)] == pytest.approx(tops, abs=12)
+
+
+def test_band_output_is_stitched_in_place() -> None:
+    # A stand-in network that writes each input row's own value: stitching must put
+    # every output row back where its input row was, with no band's context leaking.
+    calls: list[int] = []
+
+    def network(batch: numpy.ndarray) -> list[numpy.ndarray]:
+        calls.append(batch.shape[2])
+        return [batch[:, :1, :, :].copy()]
+
+    banded = rapid._BandedInference(network)
+    rows = numpy.arange(1100, dtype=numpy.float32)
+    batch = numpy.broadcast_to(rows[None, None, :, None], (1, 3, 1100, 64)).copy()
+    out = banded(batch)[0]
+    assert out.shape == (1, 1, 1100, 64)
+    assert numpy.array_equal(out[0, 0, :, 0], rows)
+    assert max(calls) <= rapid.DETECTION_BAND_ROWS + 2 * rapid.DETECTION_BAND_CONTEXT
+    assert len(calls) == 4
+
+
+@contextlib.contextmanager
+def counting_slots(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    seen = {"now": 0, "most": 0}
+    lock = threading.Lock()
+    real = slots.engine_slot
+
+    @contextlib.contextmanager
+    def counted(engine: object = None) -> Iterator[None]:
+        with real(engine):
+            with lock:
+                seen["now"] += 1
+                seen["most"] = max(seen["most"], seen["now"])
+            try:
+                time.sleep(0.05)  # long enough for every waiting request to pile up
+                yield
+            finally:
+                with lock:
+                    seen["now"] -= 1
+
+    monkeypatch.setattr(pipeline, "engine_slot", counted)
+    yield seen
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_no_more_images_in_work_than_engine_threads(
+    settings, samples: Path, monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
+    monkeypatch.setenv("ENGINE_THREADS", str(threads))
+    monkeypatch.setenv("CACHE_MAX_ENTRIES", "0")
+    reload_settings()
+    names = ["tess_HelloGoogle.tif", "pyt_test_la.png", "htr_word.png", "uw3_line_010002.png"]
+    data = [(samples / n).read_bytes() for n in names] * 2
+    with counting_slots(monkeypatch) as seen, ThreadPoolExecutor(max_workers=8) as pool:
+        texts = [doc["text"] for doc in pool.map(pipeline.extract, data)]
+    assert seen["most"] == threads
+    assert words(texts[0]) == ["hello", "google"] and texts[2] == "word"
+
+
+def test_network_bound_engines_are_not_held_to_the_cores(settings) -> None:
+    class NetworkEngine:
+        cpu_bound = False
+
+    gate = slots._semaphore()
+    with slots.engine_slot(NetworkEngine()), slots.engine_slot(NetworkEngine()):
+        # Not one slot taken: a CPU-bound call still gets in at once.
+        assert gate.acquire(blocking=False)
+        gate.release()
+
+
+def test_slot_is_released_when_the_image_is_refused(settings) -> None:
+    from ocr_core import errors
+
+    for _ in range(reload_settings().engine_pool_size + 1):
+        with pytest.raises(errors.NotAnImage):
+            pipeline.extract(b"definitely not an image")
+    with slots.engine_slot():  # would block for ever had a refused image kept its slot
+        pass
+
+
+def test_default_engine_is_built_once_with_one_rapidocr(settings) -> None:
+    engine = get_engine("auto")
+    assert engine is get_engine("auto")
+    rapid_part = engine._rapidocr()
+    assert rapid_part is None or isinstance(rapid_part, RapidOcrEngine)
+
+
+def test_malloc_tuning_is_harmless_to_call_again() -> None:
+    memory.limit_arenas()
+    memory.limit_arenas()
+    memory.release_free_memory()
+    assert memory._glibc() is not None or not Path("/lib").exists()
