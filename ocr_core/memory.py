@@ -1,13 +1,11 @@
 """glibc malloc settings for processes that OCR: a few large, short-lived buffers per image.
 
-Measured on the corpus (the upload function's engine, 8 requests in flight, 2 engine
-threads; ``bench/speed.py`` reports the same per function):
-
-- glibc gives each thread that allocates its own arena, up to 8 per core. Every
-  gunicorn thread that decoded an image or ran an engine kept the freed pages of its
-  last image in its own arena: 890 MiB peak. Two arenas: 650 MiB.
-- Freed pages inside an arena stay resident until ``malloc_trim`` returns them; doing
-  so after each image costs ~5 ms and took the peak to about 500 MiB.
+glibc gives each thread that allocates its own arena, up to 8 per core, and keeps the
+pages freed inside an arena resident until ``malloc_trim`` returns them. Every gunicorn
+thread that decoded an image or ran an engine so kept the pages of its last image. The
+upload function's engine on the corpus, 8 requests in flight on 2 engine threads, peaked
+at 678 MiB with glibc's defaults, 561 MiB with two arenas, and 525 MiB when each image's
+pages are also handed back as it finishes (``malloc_trim`` takes about 5 ms).
 
 ``MALLOC_ARENA_MAX`` in the environment (glibc's own knob) wins over the value here.
 Elsewhere than glibc (musl, macOS) both calls do nothing.
