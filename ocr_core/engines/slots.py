@@ -5,9 +5,10 @@ images can be recognised at once. Without a gate every request in flight decodes
 cleans its image and then waits for an engine instance, holding pixels it cannot use yet
 (a 2000x2600 scan is 15 MB as RGB and more once cleaned or enlarged): on the corpus with
 eight requests in flight and two engine threads, the engine peaked at 710 MiB without the
-gate and 525 MiB with it. Behind the gate a waiting request holds only its encoded bytes, so memory is
-bounded by the pool size, not by the number of requests. Engines that spend their time on
-the network (Cloud Vision) are not gated: their calls wait on I/O, not on a core.
+gate and 525 MiB with it. Behind the gate a waiting request holds only its encoded bytes,
+so memory is bounded by the pool size, not by the number of requests. Engines that spend
+their time on the network (Cloud Vision) are not gated: their calls wait on I/O, not on
+a core.
 """
 
 from __future__ import annotations
