@@ -370,7 +370,7 @@ def _ocr_pages_batched(
 def _recognise(engine: Any, page: PageImage, lang: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        with engine_slot(engine):
+        with engine_slot(engine, page.width * page.height):
             output = recognize_guarded(engine, page.image, lang, what=f"page {page.number}")
     finally:
         page.image = None  # release the bitmap as soon as the engine is done with it

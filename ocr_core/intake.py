@@ -165,6 +165,17 @@ def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> IntakeImage:
 _PNG_CRITICAL = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
 
 
+def pixel_count(data: bytes) -> int:
+    """Width x height from the file's header, without decoding it; 0 when the header
+    cannot be read (``load_image`` then says why)."""
+    try:
+        pil_format = sniff_format(data)
+        with Image.open(io.BytesIO(data), formats=[pil_format]) as im:
+            return int(im.width) * int(im.height)
+    except Exception:  # noqa: BLE001 - a header PIL cannot read is load_image's to report
+        return 0
+
+
 def _check_png_chunks(data: bytes) -> None:
     """Verify the CRC of every critical PNG chunk, as libpng does.
 

@@ -16,7 +16,7 @@ from .documents import document_kind
 from .engines import Engine, get_engine
 from .engines.base import recognize_guarded
 from .engines.slots import engine_slot
-from .intake import PREPROCESSING_VERSION, load_image
+from .intake import PREPROCESSING_VERSION, load_image, pixel_count
 from .logs import get_logger
 from .results import done_document, failed_document, object_ref, utc_now
 from .storage import ObjectInfo, PreconditionFailed, open_bucket
@@ -72,7 +72,7 @@ def _extract_uncached(
     data: bytes, lang: str | None, engine: Engine, started: float
 ) -> dict[str, Any]:
     settings = get_settings()
-    with engine_slot(engine):
+    with engine_slot(engine, pixel_count(data)):
         image = load_image(
             data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
         )

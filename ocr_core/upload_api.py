@@ -11,7 +11,7 @@ from . import batch_api, errors, operations_api, site
 from .access import check_api_key, rate_limit
 from .config import get_settings
 from .engines.slots import engine_slot
-from .intake import load_image
+from .intake import load_image, pixel_count
 from .names import safe_upload_name
 from .pipeline import extract
 from .storage import open_bucket
@@ -68,7 +68,7 @@ def handle(request: flask.Request) -> flask.Response:
 def _store_for_later(request: flask.Request, data: bytes, filename: str | None) -> flask.Response:
     settings = get_settings()
     # Validate now: a client learns about a broken file at once, not from a failed result.
-    with engine_slot():
+    with engine_slot(pixels=pixel_count(data)):
         image = load_image(
             data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
         )

@@ -132,8 +132,8 @@ def counting_slots(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     real = slots.engine_slot
 
     @contextlib.contextmanager
-    def counted(engine: object = None) -> Iterator[None]:
-        with real(engine):
+    def counted(engine: object = None, pixels: int = 0) -> Iterator[None]:
+        with real(engine, pixels):
             with lock:
                 seen["now"] += 1
                 seen["most"] = max(seen["most"], seen["now"])
@@ -167,11 +167,104 @@ def test_network_bound_engines_are_not_held_to_the_cores(settings) -> None:
     class NetworkEngine:
         cpu_bound = False
 
-    gate = slots._semaphore()
-    with slots.engine_slot(NetworkEngine()), slots.engine_slot(NetworkEngine()):
+    slots_now = reload_settings().engine_pool_size
+    held = [slots.engine_slot(NetworkEngine()) for _ in range(slots_now + 2)]
+    with contextlib.ExitStack() as stack:
+        for slot in held:
+            stack.enter_context(slot)
         # Not one slot taken: a CPU-bound call still gets in at once.
-        assert gate.acquire(blocking=False)
-        gate.release()
+        assert _admitted_within(lambda: slots.engine_slot(), 2.0)
+
+
+def _admitted_within(make_slot, seconds: float) -> bool:
+    entered = threading.Event()
+
+    def run() -> None:
+        with make_slot():
+            entered.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    return entered.wait(seconds)
+
+
+def test_gate_keeps_two_large_pages_apart_but_not_a_large_and_a_small() -> None:
+    gate = slots._Gate(2)
+    large, small = 5_200_000, 300_000
+    gate.acquire(large)
+    order: list[str] = []
+
+    def take(name: str, pixels: int) -> None:
+        gate.acquire(pixels)
+        order.append(name)
+
+    second_large = threading.Thread(target=take, args=("large", large), daemon=True)
+    second_large.start()
+    time.sleep(0.2)
+    assert order == []  # 10.4 MP would pass the 9 MP budget of two threads
+    gate.release(large)
+    second_large.join(2)
+    assert order == ["large"]
+    small_one = threading.Thread(target=take, args=("small", small), daemon=True)
+    small_one.start()
+    small_one.join(2)
+    assert order == ["large", "small"]  # beside a large page, a small one runs
+    gate.release(large)
+    gate.release(small)
+
+
+def test_gate_serves_in_arrival_order_so_a_huge_image_is_not_starved() -> None:
+    gate = slots._Gate(2)
+    gate.acquire(100_000)
+    order: list[str] = []
+
+    def take(name: str, pixels: int) -> None:
+        gate.acquire(pixels)
+        order.append(name)
+        gate.release(pixels)
+
+    huge = threading.Thread(target=take, args=("huge", 40_000_000), daemon=True)
+    huge.start()
+    time.sleep(0.1)
+    later = threading.Thread(target=take, args=("small", 100_000), daemon=True)
+    later.start()
+    time.sleep(0.2)
+    assert order == []  # the small one waits its turn behind the huge one
+    gate.release(100_000)  # now the huge image runs alone, then the small one
+    huge.join(2)
+    later.join(2)
+    assert order == ["huge", "small"]
+
+
+def test_large_scans_are_not_decoded_side_by_side(
+    settings, samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENGINE_THREADS", "2")
+    monkeypatch.setenv("CACHE_MAX_ENTRIES", "0")
+    reload_settings()
+    in_work = {"pixels": 0, "most": 0}
+    lock = threading.Lock()
+    real = slots.engine_slot
+
+    @contextlib.contextmanager
+    def counted(engine: object = None, pixels: int = 0) -> Iterator[None]:
+        with real(engine, pixels):
+            with lock:
+                in_work["pixels"] += pixels
+                in_work["most"] = max(in_work["most"], in_work["pixels"])
+            try:
+                yield
+            finally:
+                with lock:
+                    in_work["pixels"] -= pixels
+
+    monkeypatch.setattr(pipeline, "engine_slot", counted)
+    data = [(samples / n).read_bytes() for n in ("scribe_filing_01.png", "tess_eurotext.tif")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        texts = [doc["text"] for doc in pool.map(pipeline.extract, data * 2)]
+    assert in_work["most"] <= 2 * slots.PIXELS_PER_THREAD
+    assert in_work["most"] > 5_000_000  # a large page did run beside a small one
+    assert "NORTHERN DISTRICT OF GEORGIA" in texts[0]
 
 
 def test_slot_is_released_when_the_image_is_refused(settings) -> None:
@@ -196,3 +289,22 @@ def test_malloc_tuning_is_harmless_to_call_again() -> None:
     memory.limit_arenas()
     memory.release_free_memory()
     assert memory._glibc() is not None or not Path("/lib").exists()
+
+
+def test_pixel_count_reads_the_header_only(samples: Path) -> None:
+    from ocr_core.intake import pixel_count
+
+    assert pixel_count((samples / "scribe_filing_01.png").read_bytes()) == 2000 * 2590
+    assert pixel_count(b"definitely not an image") == 0
+    truncated = (samples / "scribe_filing_01.png").read_bytes()[:4096]
+    assert pixel_count(truncated) == 2000 * 2590  # the pixels are never decoded
+
+
+def test_one_orientation_model_serves_every_engine_thread(settings, samples: Path) -> None:
+    engine = get_engine("auto")
+    tesseract = engine._tesseract
+    data = [(samples / n).read_bytes() for n in ("tess_phototest.tif", "tess_eurotext.tif")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        texts = [doc["text"] for doc in pool.map(pipeline.extract, data * 2)]
+    assert tesseract._created.get("osd") == 1
+    assert texts[0] == texts[2] and "quick brown dog" in texts[0]

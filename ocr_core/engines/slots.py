@@ -13,6 +13,7 @@ a core.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 from collections.abc import Iterator
@@ -20,30 +21,73 @@ from collections.abc import Iterator
 from .. import memory
 from ..config import get_settings
 
-_gate: tuple[int, threading.BoundedSemaphore] | None = None
+#: Decoded pixels in work per engine thread, on average. With two threads (9 MP): one large
+#: scan (a 300 dpi letter page is 5 MP here) is worked on beside smaller images, never beside
+#: another large one, which is what took the corpus's peak past 512 MB. An image larger than
+#: the whole budget is worked on alone.
+PIXELS_PER_THREAD = 4_500_000
+
+
+class _Gate:
+    """Slots for images in work, first come first served, within a budget of pixels."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.pixel_budget = slots * PIXELS_PER_THREAD
+        self._busy = 0
+        self._pixels = 0
+        self._line: collections.deque[object] = collections.deque()
+        self._changed = threading.Condition()
+
+    def _admits(self, ticket: object, pixels: int) -> bool:
+        if self._line[0] is not ticket or self._busy >= self.slots:
+            return False
+        return self._busy == 0 or self._pixels + pixels <= self.pixel_budget
+
+    def acquire(self, pixels: int) -> None:
+        ticket = object()
+        with self._changed:
+            self._line.append(ticket)
+            try:
+                self._changed.wait_for(lambda: self._admits(ticket, pixels))
+            finally:
+                self._line.remove(ticket)
+                self._changed.notify_all()  # the next in line may fit too
+            self._busy += 1
+            self._pixels += pixels
+
+    def release(self, pixels: int) -> None:
+        with self._changed:
+            self._busy -= 1
+            self._pixels -= pixels
+            self._changed.notify_all()
+
+
+_gate: _Gate | None = None
 _guard = threading.Lock()
 
 
-def _semaphore() -> threading.BoundedSemaphore:
+def _current_gate() -> _Gate:
     """This process's gate, sized by the current settings (tests change them)."""
     global _gate
     size = get_settings().engine_pool_size
     with _guard:
-        if _gate is None or _gate[0] != size:
-            _gate = (size, threading.BoundedSemaphore(size))
-        return _gate[1]
+        if _gate is None or _gate.slots != size:
+            _gate = _Gate(size)
+        return _gate
 
 
 @contextlib.contextmanager
-def engine_slot(engine: object = None) -> Iterator[None]:
-    """Hold one of the engine's slots while decoding and recognising an image (no engine:
-    decoding alone, which is CPU work too)."""
+def engine_slot(engine: object = None, pixels: int = 0) -> Iterator[None]:
+    """Hold a slot while decoding and recognising an image of ``pixels`` pixels (no
+    engine: decoding alone, which is CPU work too)."""
     if not getattr(engine, "cpu_bound", True):
         yield
         return
-    gate = _semaphore()  # the one acquired is the one released, even if settings change
+    gate = _current_gate()  # the one acquired is the one released, even if settings change
+    gate.acquire(pixels)
     try:
-        with gate:
-            yield
+        yield
     finally:
+        gate.release(pixels)
         memory.release_free_memory()  # the image's pages, kept by malloc otherwise
