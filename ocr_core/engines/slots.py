@@ -1,4 +1,4 @@
-"""Admission to the engine: at most one image in work per engine instance, per process.
+"""Admission to the engine: one image in work per engine thread, within a budget of pixels.
 
 functions-framework's gunicorn serves four threads per core, but only ``ENGINE_THREADS``
 images can be recognised at once. Without a gate every request in flight decodes and
@@ -22,9 +22,11 @@ from .. import memory
 from ..config import get_settings
 
 #: Decoded pixels in work per engine thread, on average. With two threads (9 MP): one large
-#: scan (a 300 dpi letter page is 5 MP here) is worked on beside smaller images, never beside
-#: another large one, which is what took the corpus's peak past 512 MB. An image larger than
-#: the whole budget is worked on alone.
+#: scan (a letter page at 300 dpi is 8.4 MP, the corpus's scans 5 MP) is worked on beside
+#: smaller images, not beside another large one; an image larger than the whole budget
+#: (up to MAX_IMAGE_PIXELS, 50 MP: 150 MB as RGB before any copy) is worked on alone. The
+#: corpus's own peak barely moves (its two 5 MP scans rarely meet); the budget bounds what
+#: a few very large images at once would take.
 PIXELS_PER_THREAD = 4_500_000
 
 
