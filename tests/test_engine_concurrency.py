@@ -297,3 +297,14 @@ def test_one_orientation_model_serves_every_engine_thread(settings, samples: Pat
         texts = [doc["text"] for doc in pool.map(pipeline.extract, data * 2)]
     assert tesseract._created.get("osd") == 1
     assert texts[0] == texts[2] and "quick brown dog" in texts[0]
+
+
+def test_an_image_intake_refuses_does_not_wait_for_an_empty_engine(settings) -> None:
+    # A header claiming more pixels than MAX_IMAGE_PIXELS is refused at once by intake; it
+    # must not queue for the whole budget behind the images in work.
+    gate = slots._current_gate()
+    gate.acquire(1_000_000)
+    try:
+        assert _admitted_within(lambda: slots.engine_slot(pixels=10**10), 2.0)
+    finally:
+        gate.release(1_000_000)

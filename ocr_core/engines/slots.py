@@ -86,6 +86,8 @@ def engine_slot(engine: object = None, pixels: int = 0) -> Iterator[None]:
     if not getattr(engine, "cpu_bound", True):
         yield
         return
+    if pixels > get_settings().max_image_pixels:
+        pixels = 0  # intake refuses it from the header at once: not worth a wait in line
     gate = _current_gate()  # the one acquired is the one released, even if settings change
     gate.acquire(pixels)
     try:
