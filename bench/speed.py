@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -53,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import describe  # noqa: E402
 from bench.scoring import cer  # noqa: E402  (the accuracy benchmark's scoring)
 from ocr_core.config import available_cores  # noqa: E402
+from ocr_local.stack import free_port, functions_framework_command, stop_group  # noqa: E402
 
 HTTP_TIMEOUT_S = 120
 CACHE_OFF = {"CACHE_MAX_ENTRIES": "0"}
@@ -84,8 +84,7 @@ class Function:
 
     def start(self) -> Function:
         self.port = free_port()
-        cmd = [sys.executable, "-m", "functions_framework", "--target", self.target]
-        cmd += ["--source", str(self.source), "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = functions_framework_command(self.target, self.source, self.port)
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             cmd, env=self.env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL
@@ -94,23 +93,6 @@ class Function:
 
     def stop(self) -> None:
         stop_group(self.process)
-
-
-def stop_group(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tree(pid: int) -> list[int]:

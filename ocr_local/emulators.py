@@ -36,7 +36,7 @@ import requests
 from ocr_core.logs import get_logger, setup_logging
 
 from .gateway import Gateway
-from .stack import ROOT, FunctionSpec, free_port
+from .stack import ROOT, FunctionSpec, free_port, stop_group
 
 log = get_logger("local.emulators")
 
@@ -133,20 +133,6 @@ def _tail(path: Path, size: int = 3000) -> str:
         return ""
 
 
-def _stop_group(process: subprocess.Popen[bytes] | None, timeout_s: float = 10) -> None:
-    """Stop a process we started in its own session, with everything it started."""
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=timeout_s)
-    except ProcessLookupError:
-        pass
-
-
 class FakeGcsServer:
     """fake-gcs-server on 127.0.0.1 (in memory); with ``events``, it publishes finalize
     notifications for one bucket to a Pub/Sub (emulator) topic, as a GCS notification does."""
@@ -213,7 +199,7 @@ class FakeGcsServer:
             raise RuntimeError(f"fake-gcs-server: create bucket {name}: {response.text[:300]}")
 
     def stop(self) -> None:
-        _stop_group(self.process)
+        stop_group(self.process)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -401,10 +387,10 @@ class EmulatorChain:
             self._gateway.server_close()
             self._gateway = None
         for spec in self.functions:
-            _stop_group(spec.process)
+            stop_group(spec.process)
         if self._gcs is not None:
             self._gcs.stop()
-        _stop_group(self._pubsub)
+        stop_group(self._pubsub)
         for handle in self._logs:
             handle.close()
         self._logs.clear()

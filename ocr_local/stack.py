@@ -53,26 +53,45 @@ class FunctionSpec:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        """functions-framework serving this function on its loopback port, as in the cloud."""
-        return [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--target",
-            self.target,
-            "--source",
-            str(self.source),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
+        return functions_framework_command(self.target, self.source, self.port)
+
+
+def functions_framework_command(target: str, source: Path, port: int) -> list[str]:
+    """functions-framework serving ``target`` of ``source`` on a loopback port, as in the
+    cloud (the benchmarks and tests start their functions with it too)."""
+    return [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--target",
+        target,
+        "--source",
+        str(source),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop_group(process: subprocess.Popen[bytes] | None, timeout_s: float = 10) -> None:
+    """Stop a process we started in its own session, with everything it started."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout_s)
+    except ProcessLookupError:
+        pass
 
 
 def _die_with_parent() -> None:

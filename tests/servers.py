@@ -11,11 +11,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
+
+from ocr_local.stack import free_port, functions_framework_command
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 120
@@ -33,12 +34,6 @@ _SCRUBBED = (
     "MAX_UPLOAD_BYTES",
     "EVENT_MAX_AGE_S",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(extra: dict[str, str] | None) -> dict[str, str]:
@@ -187,19 +182,9 @@ class FunctionServer(_Server):
             }
         )
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--target",
-                self.target,
-                "--source",
-                str(ROOT / "functions" / self.function / "main.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
+            functions_framework_command(
+                self.target, ROOT / "functions" / self.function / "main.py", self.port
+            ),
             cwd=ROOT,
             env=env,
             stdout=self.log_path.open("ab"),

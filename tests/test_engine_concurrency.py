@@ -168,11 +168,11 @@ def test_no_more_images_in_work_than_engine_threads(
 
 
 def test_network_bound_engines_are_not_held_to_the_cores(settings) -> None:
-    class NetworkEngine:
-        cpu_bound = False
+    from ocr_core.engines.vision import VisionEngine
 
+    vision = VisionEngine()  # its client is built on first use: no call is made here
     slots_now = reload_settings().engine_pool_size
-    held = [slots.engine_slot(NetworkEngine()) for _ in range(slots_now + 2)]
+    held = [slots.engine_slot(vision) for _ in range(slots_now + 2)]
     with contextlib.ExitStack() as stack:
         for slot in held:
             stack.enter_context(slot)

@@ -5,11 +5,8 @@ under functions-framework on 127.0.0.1, which publishes the page tasks in turn."
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +15,8 @@ import pytest
 
 from ocr_core.config import Settings
 from ocr_core.tasks import local_queue_folder
+from ocr_local.emulators import EmulatorUnavailable, pubsub_emulator_command
+from ocr_local.stack import free_port, functions_framework_command, stop_group
 
 from .conftest import ROOT, words
 from .documents import WORDS, image_pdf
@@ -27,12 +26,6 @@ pytestmark = pytest.mark.e2e
 
 PROJECT = "ocr-test"
 START_TIMEOUT_S = 90
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
@@ -49,52 +42,16 @@ def wait_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout_s:
     raise RuntimeError(f"nothing listening on {port} after {timeout_s} s:\n{tail}")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-def missing_emulator() -> str | None:
-    """Why the Pub/Sub emulator cannot run here, or None when it can."""
-    if shutil.which("gcloud") is None:
-        return "gcloud is not installed: the Pub/Sub emulator comes with it"
-    if shutil.which("java") is None:
-        return "java is not installed: the Pub/Sub emulator needs it"
-    sdk = subprocess.run(
-        ["gcloud", "info", "--format=value(installation.sdk_root)"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    ).stdout.strip()
-    if sdk and not (Path(sdk) / "platform" / "pubsub-emulator").is_dir():
-        return "the gcloud component pubsub-emulator is not installed"
-    return None
-
-
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[str]:
-    reason = missing_emulator()
-    if reason:
-        pytest.skip(reason)
     port = free_port()
+    try:
+        command = pubsub_emulator_command(port)
+    except EmulatorUnavailable as exc:
+        pytest.skip(str(exc))
     log = tmp_path / "pubsub.log"
     process = subprocess.Popen(
-        [
-            "gcloud",
-            "beta",
-            "emulators",
-            "pubsub",
-            "start",
-            f"--host-port=127.0.0.1:{port}",
-            f"--project={PROJECT}",
-            "--quiet",
-        ],
+        command,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -104,7 +61,7 @@ def emulator(tmp_path: Path) -> Iterator[str]:
         wait_port(port, process, log, START_TIMEOUT_S)
         yield f"127.0.0.1:{port}"
     finally:
-        stop(process)
+        stop_group(process)
 
 
 @pytest.fixture
@@ -122,19 +79,9 @@ def cloud_wiring(
     log = tmp_path / "ocr-function.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     function = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--target",
-            "on_object_finalized",
-            "--source",
-            str(ROOT / "functions" / "ocr" / "main.py"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        functions_framework_command(
+            "on_object_finalized", ROOT / "functions" / "ocr" / "main.py", port
+        ),
         env=env,
         cwd=ROOT,
         stdout=log.open("wb"),
@@ -156,7 +103,7 @@ def cloud_wiring(
         )
         yield settings, function
     finally:
-        stop(function)
+        stop_group(function)
 
 
 def test_tasks_fan_out_through_pubsub_to_the_ocr_function(cloud_wiring, upload_client) -> None:
