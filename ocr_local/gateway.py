@@ -62,8 +62,12 @@ HOP_BY_HOP = frozenset(
         b"x-forwarded-proto",
     }
 )
-#: The functions' gunicorn takes 100 header lines; the door adds two of its own.
+#: What the functions' gunicorn takes (it refuses more with an HTML page, so the door refuses
+#: first, in JSON): 100 header lines (the door adds two), 8190 bytes a header, a 4094-byte
+#: request line.
 MAX_HEADERS = 96
+MAX_HEADER_BYTES = 8000
+MAX_TARGET_BYTES = 4000
 LINGER_S = 5.0
 
 Scope = dict[str, Any]
@@ -126,6 +130,14 @@ class FrontDoorApp:
                 f"The request has {len(headers)} header lines; at most {MAX_HEADERS} are read"
             )
             await _send_error(send, err, close=True, status=431, code="headers_too_large")
+            return
+        if any(len(name) + len(value) > MAX_HEADER_BYTES for name, value in headers):
+            err = errors.InvalidRequest(f"A header is over {MAX_HEADER_BYTES} bytes")
+            await _send_error(send, err, close=True, status=431, code="headers_too_large")
+            return
+        if len(scope["raw_path"]) + len(scope.get("query_string") or b"") > MAX_TARGET_BYTES:
+            err = errors.InvalidRequest(f"The URL is over {MAX_TARGET_BYTES} bytes")
+            await _send_error(send, err, close=True, status=414, code="uri_too_long")
             return
         if b"content-length" in names and b"transfer-encoding" in names:
             # Which one frames the body is where request smuggling starts (RFC 9112 6.1).
@@ -216,12 +228,17 @@ class FrontDoorApp:
                     state["done"] = True
                     return
 
-        query = scope.get("query_string") or b""
-        url = f"http://127.0.0.1:{port}{scope['raw_path'].decode('latin-1')}"
-        if query:
-            url += "?" + query.decode("latin-1")
+        # The request target goes up byte for byte (httpcore's "target" extension): httpx
+        # would normalise "/a/./b" to "/a/b", and a name's validation is the function's.
+        target = scope["raw_path"]
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
         request = self.client().build_request(
-            scope["method"], url, headers=up_headers, content=body() if has_body else None
+            scope["method"],
+            f"http://127.0.0.1:{port}/",
+            headers=up_headers,
+            content=body() if has_body else None,
+            extensions={"target": target},
         )
         try:
             response = await self.client().send(request, stream=True)
@@ -317,10 +334,11 @@ class _LingeringTransport:
             return
         self._closing = True
         transport = self._transport
-        if transport.is_closing() or not self._protocol.body_unread():
+        protocol = self._protocol
+        if transport.is_closing() or protocol.eof_seen or not protocol.body_unread():
             transport.close()
             return
-        self._protocol.lingering = True
+        protocol.lingering = True
         try:
             transport.write_eof()  # after what is buffered: the answer goes out whole
             transport.resume_reading()
@@ -340,6 +358,7 @@ class FrontDoorProtocol(H11Protocol):
         super().__init__(*args, **kwargs)
         self.conn = _Connection(h11.SERVER, self.config.h11_max_incomplete_event_size or 16384)
         self.lingering = False
+        self.eof_seen = False
         self._header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -354,8 +373,25 @@ class FrontDoorProtocol(H11Protocol):
             return  # a refused body, read and dropped
         super().data_received(data)
 
+    def eof_received(self) -> bool | None:
+        """The client stopped sending (a half-close). Mid-body, h11 words that as an error
+        (the body ended early) and a 400 goes back; after a whole request, the answer."""
+        self.eof_seen = True
+        if self.lingering:
+            return None  # close
+        if self.conn.their_state is h11.SEND_BODY:
+            self.conn.receive_data(b"")
+            self.handle_events()
+            return True
+        if self.conn.their_state is h11.DONE and self.cycle and not self.cycle.response_complete:
+            return True  # keep the connection open for the answer
+        return None
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.eof_seen:
+            self.transport.close()
+            return
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
