@@ -33,8 +33,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     local.start()
     yield local
     local.stop()
-    log = local.log_path.read_text(errors="replace")
-    assert "Traceback" not in log, log[-3000:]
+
+
+@pytest.fixture(autouse=True)
+def no_traceback_logged(stack: LocalStack) -> Iterator[None]:
+    """Whatever a client sends, the stack's log never gets a traceback from it."""
+    start = stack.log_path.stat().st_size
+    yield
+    with stack.log_path.open("rb") as log:
+        log.seek(start)
+        new = log.read().decode(errors="replace")
+    assert "Traceback" not in new, new[-3000:]
 
 
 def front_door_rss_kib(stack: LocalStack) -> int:
@@ -95,6 +104,8 @@ def chunked(te: bytes, size_line: bytes) -> bytes:
         b"POST /extract-text HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 37\r\n"
         b"\r\n" + SMUGGLED,
         "POST /extract-text HTTP/1.1\r\nHost: x\r\nContent-Length: ²\r\n\r\n".encode() + SMUGGLED,
+        # The same superscript two as one Latin-1 byte: str.isdigit() says yes, int() no.
+        b"POST /extract-text HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2\r\n\r\n" + SMUGGLED,
         b"POST /extract-text HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n" + SMUGGLED,
         b"POST /extract-text HTTP/1.1\r\nHost: x\r\nContent-Length: 1e3\r\n\r\n" + SMUGGLED,
     ],
@@ -109,6 +120,7 @@ def chunked(te: bytes, size_line: bytes) -> bytes:
         "te-then-cl",
         "cl-conflict",
         "cl-superscript-two",
+        "cl-superscript-two-latin1",
         "cl-negative",
         "cl-float",
     ],
