@@ -102,7 +102,9 @@ UPLOAD_ERRORS = _errors(
         503: (errors.EngineError, errors.StorageError),
     }
 )
+#: Every API route checks the key; POSTs are rate-limited first (upload_api.handle).
 _API = {401: (errors.Unauthorized,), 429: (errors.RateLimited,)}
+_KEY = {401: (errors.Unauthorized,)}
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -153,7 +155,7 @@ ROUTES: tuple[Route, ...] = (
         ("GET", "HEAD"),
         "/operations",
         "upload",
-        _errors({400: (errors.InvalidRequest,), **_API, 503: (errors.StorageError,)}),
+        _errors({400: (errors.InvalidRequest,), **_KEY, 503: (errors.StorageError,)}),
         "Operations, oldest first",
         name="listOperations",
         tags=("operations",),
@@ -178,7 +180,7 @@ ROUTES: tuple[Route, ...] = (
         ("GET", "HEAD"),
         "/operations/{id}",
         "upload",
-        _errors({400: (errors.InvalidRequest,), **_API, 503: (errors.StorageError,)}),
+        _errors({400: (errors.InvalidRequest,), **_KEY, 503: (errors.StorageError,)}),
         "One operation: state, progress, and where the results are",
         name="getOperation",
         tags=("operations",),

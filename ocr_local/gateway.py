@@ -63,11 +63,12 @@ HOP_BY_HOP = frozenset(
     }
 )
 #: What the functions' gunicorn takes (it refuses more with an HTML page, so the door refuses
-#: first, in JSON): 100 header lines (the door adds two), 8190 bytes a header, a 4094-byte
-#: request line.
+#: first, in JSON): 100 header lines (the door adds two), 8190 bytes a header. The request
+#: line it takes at any length (functions-framework's setting); the door bounds it as h11
+#: bounds a request still arriving (16 KiB), above the longest object name's URL (12 KiB).
 MAX_HEADERS = 96
 MAX_HEADER_BYTES = 8000
-MAX_TARGET_BYTES = 4000
+MAX_TARGET_BYTES = 16 * 1024
 LINGER_S = 5.0
 
 Scope = dict[str, Any]
