@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 
 from ocr_core.config import Settings
-from ocr_core.events import FINALIZED
+from ocr_core.jobs.events import FINALIZED
 from ocr_core.logs import get_logger
 from ocr_core.storage.base import ObjectInfo
 from ocr_core.storage.local import LocalBucket

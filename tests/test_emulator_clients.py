@@ -1,5 +1,5 @@
 """`make run-emulators` (a subprocess on free ports) with the clients people use on it:
-curl on every route of ``ocr_core.routes`` through its front door, with the same body caps
+curl on every route of ``ocr_core.http.routes`` through its front door, with the same body caps
 as `make run`, and Google's own CLI (`gcloud storage cp`, and `gsutil` through its gcloud
 shim) uploading to fake-gcs-server, then the result over HTTP. The README's gcloud block is
 run as written."""
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ocr_core import routes
+from ocr_core.http import routes
 from ocr_local.emulators import EmulatorUnavailable, fake_gcs_binary, pubsub_emulator_command
 
 from . import sized_images

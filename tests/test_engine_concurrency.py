@@ -21,10 +21,11 @@ import numpy
 import pytest
 from PIL import Image, ImageDraw
 
-from ocr_core import memory, pipeline
+from ocr_core import memory
 from ocr_core.config import reload_settings
 from ocr_core.engines import get_engine, rapid, slots
 from ocr_core.engines.rapid import RapidOcrEngine
+from ocr_core.jobs import pipeline
 
 from .conftest import words
 
@@ -281,7 +282,7 @@ def test_malloc_tuning_is_harmless_to_call_again() -> None:
 
 
 def test_pixel_count_reads_the_header_only(samples: Path) -> None:
-    from ocr_core.intake import pixel_count
+    from ocr_core.recognition.intake import pixel_count
 
     assert pixel_count((samples / "scribe_filing_01.png").read_bytes()) == 2000 * 2590
     assert pixel_count(b"definitely not an image") == 0

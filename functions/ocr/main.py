@@ -1,7 +1,7 @@
 """OCR function (CloudEvent): object finalized in the input bucket -> result document.
 
 Takes Eventarc's storage CloudEvent and Pub/Sub pushes of GCS notifications (which
-functions-framework turns into a messagePublished CloudEvent). Logic: ocr_core.ocr_event.
+functions-framework turns into a messagePublished CloudEvent). Logic: ocr_core.jobs.dispatch.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from ocr_core import engines, ocr_event
+from ocr_core import engines
+from ocr_core.jobs import dispatch
 
 # The engine model loads in each worker as it starts, not on the first event.
 engines.preload_in_workers()
@@ -17,4 +18,4 @@ engines.preload_in_workers()
 
 @functions_framework.cloud_event
 def on_object_finalized(cloud_event: CloudEvent) -> None:
-    ocr_event.handle(cloud_event)
+    dispatch.handle(cloud_event)

@@ -28,8 +28,8 @@ from dataclasses import replace
 
 from PIL import Image, ImageFilter
 
-from .. import preprocess
 from ..logs import get_logger
+from . import preprocess
 from .base import Block, Box, Line, OcrOutput, Word, mean_confidence
 from .tesseract import Region, TesseractEngine
 

@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import errors
-from .config import get_settings
-from .logs import get_logger
-from .results import utc_now
-from .storage import Bucket, PreconditionFailed, open_bucket
+from ocr_core import errors
+from ocr_core.config import get_settings
+from ocr_core.logs import get_logger
+from ocr_core.schema import utc_now
+from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
 
 log = get_logger("operations")
 

@@ -25,13 +25,13 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from . import errors
-from .config import Settings, get_settings
-from .engines import get_engine
-from .engines.base import Block, Box, Line, Word, mean_confidence, recognize_guarded
-from .engines.slots import engine_slot
-from .intake import MAX_SIDE, _normalise_mode
-from .logs import get_logger
+from ocr_core import errors
+from ocr_core.config import Settings, get_settings
+from ocr_core.engines import get_engine
+from ocr_core.engines.base import Block, Box, Line, Word, mean_confidence, recognize_guarded
+from ocr_core.engines.slots import engine_slot
+from ocr_core.logs import get_logger
+from ocr_core.recognition.intake import MAX_SIDE, _normalise_mode
 
 log = get_logger("documents")
 

@@ -17,9 +17,10 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__, errors, routes
-from .config import Settings, get_settings
-from .routes import UPLOAD_ERRORS
+from ocr_core import __version__, errors
+from ocr_core.config import Settings, get_settings
+from ocr_core.http import routes
+from ocr_core.http.routes import UPLOAD_ERRORS
 
 JSON = "application/json"
 Schema = dict[str, Any]

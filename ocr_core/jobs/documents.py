@@ -20,9 +20,15 @@ import json
 import time
 from typing import Any
 
-from . import __version__, errors, operations
-from .config import get_settings
-from .documents import (
+from ocr_core import __version__, errors
+from ocr_core.config import get_settings
+from ocr_core.engines import get_engine
+from ocr_core.jobs import operations
+from ocr_core.jobs.operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
+from ocr_core.jobs.tasks import Task, publish
+from ocr_core.logs import get_logger, log_context
+from ocr_core.names import MAX_NAME_BYTES
+from ocr_core.recognition.documents import (
     document_confidence,
     document_kind,
     ocr_pages,
@@ -30,13 +36,8 @@ from .documents import (
     page_ranges,
     shard_name,
 )
-from .engines import get_engine
-from .logs import get_logger, log_context
-from .names import MAX_NAME_BYTES
-from .operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
-from .results import SCHEMA_VERSION, failed_document, utc_now
-from .storage import Bucket, PreconditionFailed, open_bucket
-from .tasks import Task, publish
+from ocr_core.schema import SCHEMA_VERSION, failed_document, utc_now
+from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
 
 log = get_logger("documents.jobs")
 
@@ -204,7 +205,7 @@ def _reuse_result(task: Task, doc: dict[str, Any]) -> bool:
 
 def _run_image(task: Task, obj: dict[str, Any]) -> str:
     """A plain image in a batch: the single-image pipeline does it, one page."""
-    from .pipeline import process_object  # pipeline imports this module
+    from ocr_core.jobs.pipeline import process_object
 
     process_object(obj["bucket"], obj["name"], int(obj["generation"]))
     result = _load_json(open_bucket(get_settings().results_bucket), _result_name(obj))

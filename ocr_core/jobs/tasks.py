@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .config import Settings, get_settings
-from .events import PUBSUB_PUBLISHED, EventError
-from .logs import get_logger
+from ocr_core.config import Settings, get_settings
+from ocr_core.jobs.events import PUBSUB_PUBLISHED, EventError
+from ocr_core.logs import get_logger
 
 log = get_logger("tasks")
 

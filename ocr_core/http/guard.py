@@ -20,10 +20,11 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from . import errors, routes
-from .config import get_settings
-from .logs import get_logger, log_context, setup_logging
-from .results import error_body
+from ocr_core import errors
+from ocr_core.config import get_settings
+from ocr_core.http import routes
+from ocr_core.logs import get_logger, log_context, setup_logging
+from ocr_core.schema import error_body
 
 log = get_logger("http")
 

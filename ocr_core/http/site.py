@@ -2,7 +2,7 @@
 OpenAPI document (``/openapi.json``) and their assets (``/assets/...``; Flask claims
 ``/static/`` for itself in every functions-framework app).
 
-Everything is served from ``ocr_core/assets`` and ships with the core package, so each
+Everything is served from ``ocr_core/http/assets`` and ships with the core package, so each
 function deploys with it and nothing is fetched from a CDN at run time. Large vendored files
 are stored gzipped (``NAME.gz``) and sent as they are to clients that accept gzip.
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import flask
 
-from . import errors, openapi
-from .web import json_response
+from ocr_core import errors
+from ocr_core.http import openapi
+from ocr_core.http.guard import json_response
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 PAGES = {"/": "index.html", "/docs": "docs.html"}

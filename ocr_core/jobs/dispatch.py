@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .config import get_settings
-from .document_jobs import run_task
-from .events import EventError, parse_cloud_event
-from .logs import get_logger, log_context, setup_logging
-from .pipeline import Outcome, process_object
-from .tasks import parse_task
+from ocr_core.config import get_settings
+from ocr_core.jobs.documents import run_task
+from ocr_core.jobs.events import EventError, parse_cloud_event
+from ocr_core.jobs.pipeline import Outcome, process_object
+from ocr_core.jobs.tasks import parse_task
+from ocr_core.logs import get_logger, log_context, setup_logging
 
 log = get_logger("ocr")
 
@@ -21,7 +21,7 @@ def handle(cloud_event: Any) -> Outcome | None:
     with log_context(event_id=str(cloud_event["id"]), event_type=cloud_event["type"]):
         try:
             task = parse_task(cloud_event)
-            if task is not None:  # a page-range task of an operation (document_jobs)
+            if task is not None:  # a page-range task of an operation (jobs.documents)
                 return Outcome(f"task:{run_task(task)}")
             event = parse_cloud_event(cloud_event)
         except EventError as exc:

@@ -8,13 +8,14 @@ import json
 
 import flask
 
-from . import errors, routes
-from .access import check_api_key
-from .config import get_settings
-from .names import validate_object_name
-from .operations import progress_for_object
-from .storage import open_bucket
-from .web import Handler, guarded, json_response, no_route
+from ocr_core import errors
+from ocr_core.config import get_settings
+from ocr_core.http import routes
+from ocr_core.http.access import check_api_key
+from ocr_core.http.guard import Handler, guarded, json_response, no_route
+from ocr_core.jobs.operations import progress_for_object
+from ocr_core.names import validate_object_name
+from ocr_core.storage import open_bucket
 
 FORMATS = ("json", "text")
 

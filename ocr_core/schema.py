@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .errors import OcrError
+from ocr_core import __version__
+from ocr_core.errors import OcrError
 
 if TYPE_CHECKING:  # types only: the results function never imports Pillow or the engines
-    from .engines.base import OcrOutput
-    from .intake import IntakeImage
+    from ocr_core.engines.base import OcrOutput
+    from ocr_core.recognition.intake import IntakeImage
 
 SCHEMA_VERSION = 1
 

@@ -16,14 +16,15 @@ from urllib.parse import quote
 
 import flask
 
-from . import errors, operations
-from .config import get_settings
-from .document_jobs import start_batch, write_cancelled_results
-from .names import validate_object_name
-from .routes import MAX_JSON_BODY
-from .storage import open_bucket
-from .storage.local import is_temp_name
-from .web import json_response
+from ocr_core import errors
+from ocr_core.config import get_settings
+from ocr_core.http.guard import json_response
+from ocr_core.http.routes import MAX_JSON_BODY
+from ocr_core.jobs import operations
+from ocr_core.jobs.documents import start_batch, write_cancelled_results
+from ocr_core.names import validate_object_name
+from ocr_core.storage import open_bucket
+from ocr_core.storage.local import is_temp_name
 
 MAX_BODY = MAX_JSON_BODY
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000

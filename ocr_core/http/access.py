@@ -23,8 +23,8 @@ from collections import OrderedDict
 
 import flask
 
-from . import errors
-from .config import Settings
+from ocr_core import errors
+from ocr_core.config import Settings
 
 API_KEY_HEADER = "X-API-Key"
 #: Clients remembered at once per process; the least recently seen are forgotten first.

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
-from . import errors
-from .logs import get_logger
+from ocr_core import errors
+from ocr_core.logs import get_logger
 
 log = get_logger("intake")
 

@@ -1,6 +1,6 @@
 """The upload function's dispatch over its routes in ``routes.ROUTES``: ``POST
-/extract-text`` (inline or ``?mode=async``), ``POST /batch-extract`` (``batch_api``), the
-operations (``operations_api``), and the web page, docs and OpenAPI (``site``)."""
+/extract-text`` (inline or ``?mode=async``), ``POST /batch-extract`` (``batch``), the
+operations (``operations``), and the web page, docs and OpenAPI (``site``)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from urllib.parse import quote
 
 import flask
 
-from . import batch_api, errors, operations_api, routes, site
-from .access import check_api_key, rate_limit
-from .config import get_settings
-from .engines.slots import engine_slot
-from .intake import load_image, pixel_count
-from .names import safe_upload_name
-from .pipeline import extract
-from .storage import open_bucket
-from .web import guarded, json_response, no_route, read_upload
+from ocr_core import errors
+from ocr_core.config import get_settings
+from ocr_core.engines.slots import engine_slot
+from ocr_core.http import batch, operations, routes, site
+from ocr_core.http.access import check_api_key, rate_limit
+from ocr_core.http.guard import guarded, json_response, no_route, read_upload
+from ocr_core.jobs.pipeline import extract
+from ocr_core.names import safe_upload_name
+from ocr_core.recognition.intake import load_image, pixel_count
+from ocr_core.storage import open_bucket
 
 MODES = ("sync", "async")
 
@@ -68,7 +69,7 @@ def _extract_text(request: flask.Request) -> flask.Response:
 
 
 def _batch_extract(request: flask.Request) -> flask.Response:
-    return batch_api.handle(request, lang=_lang(request))
+    return batch.handle(request, lang=_lang(request))
 
 
 def _store_for_later(request: flask.Request, data: bytes, filename: str | None) -> flask.Response:
@@ -104,10 +105,10 @@ _HANDLERS: dict[str, Callable[..., flask.Response]] = {
     "health": _health,
     "extractText": _extract_text,
     "batchExtract": _batch_extract,
-    "startOperation": operations_api.start,
-    "listOperations": operations_api.list_operations,
-    "getOperation": operations_api.get,
-    "cancelOperation": operations_api.cancel,
+    "startOperation": operations.start,
+    "listOperations": operations.list_operations,
+    "getOperation": operations.get,
+    "cancelOperation": operations.cancel,
     "openapi": site.openapi_json,
     "docs": site.page,
     "webPage": site.page,

@@ -14,10 +14,10 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from . import errors
+from ocr_core import errors
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ocr_core.config import Settings
 
 #: Room for multipart headers and boundaries on top of the file(s) a form carries.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -102,7 +102,7 @@ UPLOAD_ERRORS = _errors(
         503: (errors.EngineError, errors.StorageError),
     }
 )
-#: Every API route checks the key; POSTs are rate-limited first (upload_api.handle).
+#: Every API route checks the key; POSTs are rate-limited first (http.upload.handle).
 _API = {401: (errors.Unauthorized,), 429: (errors.RateLimited,)}
 _KEY = {401: (errors.Unauthorized,)}
 

@@ -19,12 +19,12 @@ from typing import Any
 import flask
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import errors
-from .config import get_settings
-from .logs import get_logger
-from .pipeline import extract
-from .results import failed_document
-from .web import MAX_FORM_PARTS, MULTIPART_OVERHEAD, json_response, parse_form
+from ocr_core import errors
+from ocr_core.config import get_settings
+from ocr_core.http.guard import MAX_FORM_PARTS, MULTIPART_OVERHEAD, json_response, parse_form
+from ocr_core.jobs.pipeline import extract
+from ocr_core.logs import get_logger
+from ocr_core.schema import failed_document
 
 FIELD = "images"
 

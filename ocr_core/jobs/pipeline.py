@@ -9,18 +9,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import errors
-from .cache import ResultCache
-from .config import get_settings
-from .documents import document_kind
-from .engines import Engine, get_engine
-from .engines.base import recognize_guarded
-from .engines.slots import engine_slot
-from .intake import PREPROCESSING_VERSION, load_image, pixel_count
-from .logs import get_logger
-from .results import done_document, failed_document, object_ref, utc_now
-from .storage import ObjectInfo, PreconditionFailed, open_bucket
-from .storage.local import is_temp_name
+from ocr_core import errors
+from ocr_core.config import get_settings
+from ocr_core.engines import Engine, get_engine
+from ocr_core.engines.base import recognize_guarded
+from ocr_core.engines.slots import engine_slot
+from ocr_core.logs import get_logger
+from ocr_core.recognition.cache import ResultCache
+from ocr_core.recognition.documents import document_kind
+from ocr_core.recognition.intake import PREPROCESSING_VERSION, load_image, pixel_count
+from ocr_core.schema import done_document, failed_document, object_ref, utc_now
+from ocr_core.storage import ObjectInfo, PreconditionFailed, open_bucket
+from ocr_core.storage.local import is_temp_name
 
 log = get_logger("pipeline")
 
@@ -134,7 +134,7 @@ def process_object(bucket_name: str, name: str, generation: int | None) -> Outco
     if _is_own_output(name) or name.endswith("/") or is_temp_name(name):
         return Outcome("ignored")
     try:
-        from .names import validate_object_name
+        from ocr_core.names import validate_object_name
 
         validate_object_name(name)
     except errors.InvalidObjectName as exc:
@@ -192,8 +192,8 @@ def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outc
             name, max_bytes=max(settings.max_upload_bytes, settings.max_document_bytes)
         )
         if document_kind(data) is not None:
-            # PDF or multi-page TIFF: an operation takes it page by page (document_jobs).
-            from .document_jobs import start_for_object  # imports us
+            # PDF or multi-page TIFF: an operation takes it page by page (jobs.documents).
+            from ocr_core.jobs.documents import start_for_object
 
             start_for_object(bucket_name, name, generation, data)
             return Outcome("document", result_name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageDraw, ImageOps, ImageStat
 
-from .engines.base import Block, Box, Line, OcrOutput, Page, Word
+from ocr_core.engines.base import Block, Box, Line, OcrOutput, Page, Word
 
 #: A page whose median grey level is below this is light text on a dark background.
 DARK_MEDIAN = 100
