@@ -18,7 +18,7 @@ from bench.scoring import bag_of_words, cer, roc_auc, wer
 from ocr_core.engines import get_engine, preprocess
 from ocr_core.engines.base import Box, Word
 from ocr_core.engines.layout import build_blocks
-from ocr_core.jobs.pipeline import extract
+from ocr_core.recognition.extract import extract
 
 from .conftest import ground_truth, words
 

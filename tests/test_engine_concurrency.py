@@ -25,7 +25,7 @@ from ocr_core import memory
 from ocr_core.config import reload_settings
 from ocr_core.engines import get_engine, rapid, slots
 from ocr_core.engines.rapid import RapidOcrEngine
-from ocr_core.jobs import pipeline
+from ocr_core.recognition import extract as pipeline
 
 from .conftest import words
 

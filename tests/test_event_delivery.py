@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from ocr_core.config import Settings
-from ocr_core.jobs.pipeline import process_object
+from ocr_core.jobs.dispatch import process_object
 from ocr_core.logs import setup_logging
 from ocr_core.storage.local import generation_of
 

@@ -22,9 +22,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ocr_core import errors
 from ocr_core.config import get_settings
 from ocr_core.http.guard import MAX_FORM_PARTS, MULTIPART_OVERHEAD, json_response, parse_form
-from ocr_core.jobs.pipeline import extract
 from ocr_core.logs import get_logger
-from ocr_core.schema import failed_document
+from ocr_core.recognition.extract import extract
+from ocr_core.schema import BatchResponse, failed_document
 
 FIELD = "images"
 
@@ -48,18 +48,18 @@ def handle(request: flask.Request, *, lang: str | None) -> flask.Response:
     succeeded = sum(1 for item in results if item["success"])
     elapsed_ms = (time.perf_counter() - started) * 1000
     return json_response(
-        {
-            "success": True,
-            "count": len(results),
-            "succeeded": succeeded,
-            "failed": len(results) - succeeded,
-            "parallelism": workers,
-            "processing_time_ms": round(elapsed_ms, 1),
-            "items_processing_time_ms": round(
+        BatchResponse(
+            success=True,
+            count=len(results),
+            succeeded=succeeded,
+            failed=len(results) - succeeded,
+            parallelism=workers,
+            processing_time_ms=round(elapsed_ms, 1),
+            items_processing_time_ms=round(
                 sum(float(item.get("processing_time_ms", 0)) for item in results), 1
             ),
-            "results": results,
-        }
+            results=results,
+        ).to_dict()
     )
 
 

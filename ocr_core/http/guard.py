@@ -24,7 +24,7 @@ from ocr_core import errors
 from ocr_core.config import get_settings
 from ocr_core.http import routes
 from ocr_core.logs import get_logger, log_context, setup_logging
-from ocr_core.schema import error_body
+from ocr_core.schema import Error, ErrorDetail, error_body
 
 log = get_logger("http")
 
@@ -62,16 +62,8 @@ def error_response(error: errors.OcrError, headers: dict[str, str] | None = None
 
 def http_error_response(exc: HTTPException) -> flask.Response:
     code = exc.code or 500
-    return json_response(
-        {
-            "success": False,
-            "error": {
-                "code": _HTTP_CODES.get(code, "http_error"),
-                "message": exc.description or exc.name,
-            },
-        },
-        code,
-    )
+    detail = ErrorDetail(_HTTP_CODES.get(code, "http_error"), exc.description or exc.name)
+    return json_response(Error(False, detail).to_dict(), code)
 
 
 def _request_id(request: flask.Request) -> str:
@@ -114,17 +106,10 @@ def guarded(handler: Handler) -> Handler:
                 response = http_error_response(exc)
             except Exception:
                 log.exception("unhandled error", extra={"path": request.path})
-                response = json_response(
-                    {
-                        "success": False,
-                        "error": {
-                            "code": "internal_error",
-                            "message": "Internal error; it has been logged",
-                            "request_id": request_id,
-                        },
-                    },
-                    500,
+                detail = ErrorDetail(
+                    "internal_error", "Internal error; it has been logged", request_id=request_id
                 )
+                response = json_response(Error(False, detail).to_dict(), 500)
             elapsed_ms = (time.perf_counter() - started) * 1000
             response.headers["X-Request-Id"] = request_id
             response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"

@@ -21,13 +21,14 @@ from ocr_core import __version__, errors
 from ocr_core.config import Settings, get_settings
 from ocr_core.http import routes
 from ocr_core.http.routes import UPLOAD_ERRORS
+from ocr_core.schema import components, ref
 
 JSON = "application/json"
 Schema = dict[str, Any]
 
 
 def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return ref(name)
 
 
 def _codes(*classes: type[errors.OcrError]) -> list[str]:
@@ -222,304 +223,22 @@ HELLO_DOC: dict[str, Any] = {
 
 
 def _schemas(settings: Settings) -> dict[str, Schema]:
-    box = {
-        "type": "object",
-        "description": "Axis-aligned box in pixels of the upright image",
-        "required": ["x", "y", "width", "height"],
-        "properties": {k: {"type": "integer", "minimum": 0} for k in ("x", "y", "width", "height")},
-    }
-    confidence = {"type": "number", "minimum": 0, "maximum": 1}
+    """The models' schemas (``ocr_core.schema``), with what only the route table and the
+    settings know: which error codes each body can carry, and the batch's size limit."""
+    schemas = components()
 
-    def span(child: str | None) -> Schema:
-        props: Schema = {"text": {"type": "string"}, "confidence": confidence, "box": _ref("Box")}
-        required = ["text", "confidence", "box"]
-        if child:
-            props[child.lower() + "s"] = {"type": "array", "items": _ref(child)}
-            required.append(child.lower() + "s")
-        return {"type": "object", "required": required, "properties": props}
+    def codes(**keywords: Any) -> Schema:
+        return {"allOf": [_ref("ErrorDetail"), {"properties": {"code": keywords}}]}
 
-    nullable_str = {"type": ["string", "null"]}
-    return {
-        "Box": box,
-        "Word": span(None),
-        "Line": span("Word"),
-        "Block": span("Line"),
-        "Page": {
-            "type": "object",
-            "description": "One page. In a document result (PDF, multi-page TIFF) pages "
-            "carry `page_number`, `source`, their own text and the `shard` that holds "
-            "their blocks, which are left out here.",
-            "required": ["width", "height"],
-            "properties": {
-                "width": {"type": "integer"},
-                "height": {"type": "integer"},
-                "confidence": confidence,
-                "blocks": {"type": "array", "items": _ref("Block")},
-                "page_number": {"type": "integer", "minimum": 1},
-                "source": {"enum": ["ocr", "text_layer"]},
-                "text": {"type": "string"},
-                "language": nullable_str,
-                "word_count": {"type": "integer", "minimum": 0},
-                "processing_time_ms": {"type": "number", "minimum": 0},
-                "shard": {"type": "string"},
-            },
-        },
-        "DocumentMetadata": {
-            "type": "object",
-            "properties": {
-                "format": {"type": ["string", "null"], "examples": ["pdf", "tiff"]},
-                "mime_type": {"type": "string"},
-                "page_count": {"type": ["integer", "null"]},
-                "size_bytes": {"type": ["integer", "null"]},
-                "sha256": {"type": ["string", "null"]},
-            },
-        },
-        "ImageMetadata": {
-            "type": "object",
-            "required": ["format", "mime_type", "width", "height", "size_bytes", "sha256"],
-            "properties": {
-                "format": {"type": "string", "examples": ["JPEG", "PNG"]},
-                "mime_type": {"type": "string"},
-                "width": {"type": "integer", "description": "upright width in pixels"},
-                "height": {"type": "integer", "description": "upright height in pixels"},
-                "orientation_applied": {"type": "integer", "minimum": 1, "maximum": 8},
-                "size_bytes": {"type": "integer"},
-                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            },
-        },
-        "ObjectRef": {
-            "type": "object",
-            "required": ["bucket", "name", "generation"],
-            "properties": {
-                "bucket": {"type": "string"},
-                "name": {"type": "string"},
-                "generation": nullable_str,
-            },
-        },
-        "ErrorDetail": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "description": "stable, machine-readable"},
-                "message": {"type": "string", "description": "for people"},
-                "details": {"type": "object"},
-                "request_id": {"type": "string"},
-            },
-        },
-        "Error": {
-            "type": "object",
-            "required": ["success", "error"],
-            "properties": {"success": {"const": False}, "error": _ref("ErrorDetail")},
-        },
-        "ResultDocument": {
-            "type": "object",
-            "description": "The result of one image: the inline answer and the stored result "
-            "share this schema. `status: failed` documents carry `error` instead of pages.",
-            "required": ["success", "status", "text", "confidence", "processing_time_ms"],
-            "properties": {
-                "success": {"type": "boolean"},
-                "status": {"enum": ["done", "failed"]},
-                "text": {"type": "string"},
-                "confidence": confidence,
-                "no_text_found": {"type": "boolean"},
-                "processing_time_ms": {"type": "number", "minimum": 0},
-                "language": nullable_str,
-                "word_count": {"type": "integer", "minimum": 0},
-                "image": _ref("ImageMetadata"),
-                "engine": {
-                    "type": "object",
-                    "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
-                },
-                "cached": {"type": "boolean"},
-                "pages": {"type": "array", "items": _ref("Page")},
-                "object": _ref("ObjectRef"),
-                "error": {
-                    "allOf": [
-                        _ref("ErrorDetail"),
-                        {
-                            "properties": {
-                                "code": {
-                                    "description": "why the object could not be OCRed",
-                                    "examples": RESULT_FAILURE_CODES,
-                                }
-                            }
-                        },
-                    ]
-                },
-                "document": _ref("DocumentMetadata"),
-                "shards": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "documents: results-bucket names of the page shards",
-                },
-                "operation": {"type": "string", "description": "the operation that made it"},
-                "created_at": {"type": "string", "format": "date-time"},
-                "schema_version": {"type": "integer"},
-                "service_version": {"type": "string"},
-            },
-        },
-        "Accepted": {
-            "type": "object",
-            "description": "Stored in the input bucket for background OCR",
-            "required": ["success", "status", "object", "bucket", "generation", "results_url"],
-            "properties": {
-                "success": {"const": True},
-                "status": {"const": "pending"},
-                "object": {"type": "string"},
-                "bucket": {"type": "string"},
-                "generation": {"type": "string"},
-                "results_url": {"type": "string", "format": "uri"},
-                "image": _ref("ImageMetadata"),
-            },
-        },
-        "Pending": {
-            "type": "object",
-            "required": ["success", "status", "object", "generation"],
-            "properties": {
-                "success": {"const": True},
-                "status": {"const": "pending"},
-                "object": {"type": "string"},
-                "generation": {"type": "string"},
-                "operation": {"type": "string", "description": "documents: their operation"},
-                "progress": {
-                    "type": "object",
-                    "properties": {
-                        "pages_done": {"type": "integer"},
-                        "pages_total": {"type": ["integer", "null"]},
-                    },
-                },
-            },
-        },
-        "Operation": {
-            "type": "object",
-            "description": "A long-running batch, shaped like google.longrunning.Operation",
-            "required": ["name", "done", "metadata"],
-            "properties": {
-                "name": {"type": "string", "pattern": "^operations/"},
-                "done": {"type": "boolean"},
-                "metadata": {
-                    "type": "object",
-                    "required": ["state", "documents"],
-                    "properties": {
-                        "state": {"enum": ["queued", "running", "done", "failed", "cancelled"]},
-                        "trigger": {"type": "string"},
-                        "request": {"type": "object"},
-                        "create_time": {"type": "string"},
-                        "update_time": {"type": "string"},
-                        "end_time": {"type": ["string", "null"]},
-                        "progress": {"type": "object"},
-                        "documents": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["object", "state"],
-                                "properties": {
-                                    "object": _ref("ObjectRef"),
-                                    "state": {
-                                        "enum": ["queued", "running", "done", "failed", "cancelled"]
-                                    },
-                                    "results_url": {"type": "string"},
-                                    "error": {
-                                        "oneOf": [
-                                            {"type": "null"},
-                                            {
-                                                "allOf": [
-                                                    _ref("ErrorDetail"),
-                                                    {
-                                                        "properties": {
-                                                            "code": {
-                                                                "examples": OPERATION_FAILURE_CODES
-                                                            }
-                                                        }
-                                                    },
-                                                ]
-                                            },
-                                        ]
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-                "response": {"type": "object"},
-                "error": _ref("ErrorDetail"),
-            },
-        },
-        "OperationList": {
-            "type": "object",
-            "required": ["operations"],
-            "properties": {
-                "operations": {"type": "array", "items": _ref("Operation")},
-                "next_page_token": {"type": "string"},
-            },
-        },
-        "BatchItem": {
-            "description": "One file of a batch: its result document, or its own error",
-            "allOf": [
-                _ref("ResultDocument"),
-                {
-                    "type": "object",
-                    "required": ["index", "filename", "http_status"],
-                    "properties": {
-                        "index": {"type": "integer", "minimum": 0},
-                        "filename": nullable_str,
-                        "http_status": {
-                            "type": "integer",
-                            "description": "the status this file alone would get "
-                            "from POST /extract-text",
-                        },
-                        "error": {
-                            "allOf": [
-                                _ref("ErrorDetail"),
-                                {"properties": {"code": {"enum": ITEM_ERRORS}}},
-                            ]
-                        },
-                    },
-                },
-            ],
-        },
-        "BatchResponse": {
-            "type": "object",
-            "required": [
-                "success",
-                "count",
-                "succeeded",
-                "failed",
-                "parallelism",
-                "processing_time_ms",
-                "results",
-            ],
-            "properties": {
-                "success": {"const": True},
-                "count": {"type": "integer", "minimum": 1, "maximum": settings.max_batch_items},
-                "succeeded": {"type": "integer", "minimum": 0},
-                "failed": {"type": "integer", "minimum": 0},
-                "parallelism": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "description": "items OCRed at the same time",
-                },
-                "processing_time_ms": {"type": "number", "description": "the batch, wall clock"},
-                "items_processing_time_ms": {
-                    "type": "number",
-                    "description": "sum of the items' own times",
-                },
-                "results": {"type": "array", "items": _ref("BatchItem")},
-            },
-        },
-        "Health": {
-            "type": "object",
-            "required": ["status"],
-            "properties": {
-                "status": {"enum": ["ok", "degraded"]},
-                "functions": {
-                    "type": "object",
-                    "description": "local gateway only: which function processes are alive",
-                    "additionalProperties": {"type": "boolean"},
-                },
-            },
-        },
+    schemas["ResultDocument"]["properties"]["error"] = codes(
+        description="why the object could not be OCRed", examples=RESULT_FAILURE_CODES
+    )
+    schemas["DocumentEntry"]["properties"]["error"] = {
+        "oneOf": [{"type": "null"}, codes(examples=OPERATION_FAILURE_CODES)]
     }
+    schemas["BatchItem"]["properties"]["error"] = codes(enum=ITEM_ERRORS)
+    schemas["BatchResponse"]["properties"]["count"]["maximum"] = settings.max_batch_items
+    return schemas
 
 
 def _upload_paths(settings: Settings) -> dict[str, Any]:

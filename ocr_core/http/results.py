@@ -15,6 +15,7 @@ from ocr_core.http.access import check_api_key
 from ocr_core.http.guard import Handler, guarded, json_response, no_route
 from ocr_core.jobs.operations import progress_for_object
 from ocr_core.names import validate_object_name
+from ocr_core.schema import Health, Pending
 from ocr_core.storage import open_bucket
 
 FORMATS = ("json", "text")
@@ -45,7 +46,7 @@ def _readable_from_any_origin(handler: Handler) -> Handler:
 def handle(request: flask.Request) -> flask.Response:
     route = routes.match(request.method, request.path)
     if route is routes.HEALTH:
-        return json_response({"status": "ok"})  # each function answers its own health
+        return json_response(Health("ok").to_dict())  # each function answers its own health
     if route is None or route.function != "results":
         raise no_route(request, "results")
     check_api_key(request, get_settings())
@@ -71,14 +72,14 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
         return _render(document, fmt)
     if current is not None:
         return json_response(
-            {
-                "success": True,
-                "status": "pending",
-                "object": name,
-                "generation": str(current.generation),
+            Pending(
+                success=True,
+                status="pending",
+                object=name,
+                generation=str(current.generation),
                 # Documents (PDF, multi-page TIFF): the operation and its pages done so far.
                 **progress_for_object(settings.input_bucket, name, current.generation),
-            },
+            ).to_dict(),
             202,
             {"Retry-After": "2", "Cache-Control": "no-store"},
         )

@@ -15,9 +15,10 @@ from ocr_core.engines.slots import engine_slot
 from ocr_core.http import batch, operations, routes, site
 from ocr_core.http.access import check_api_key, rate_limit
 from ocr_core.http.guard import guarded, json_response, no_route, read_upload
-from ocr_core.jobs.pipeline import extract
 from ocr_core.names import safe_upload_name
+from ocr_core.recognition.extract import extract
 from ocr_core.recognition.intake import load_image, pixel_count
+from ocr_core.schema import Accepted, Health, ImageMetadata
 from ocr_core.storage import open_bucket
 
 MODES = ("sync", "async")
@@ -54,7 +55,7 @@ def handle(request: flask.Request) -> flask.Response:
 
 
 def _health(request: flask.Request) -> flask.Response:
-    return json_response({"status": "ok"})
+    return json_response(Health("ok").to_dict())
 
 
 def _extract_text(request: flask.Request) -> flask.Response:
@@ -85,15 +86,15 @@ def _store_for_later(request: flask.Request, data: bytes, filename: str | None) 
     )
     url = _results_url(request, name)
     return json_response(
-        {
-            "success": True,
-            "status": "pending",
-            "object": name,
-            "bucket": settings.input_bucket,
-            "generation": str(info.generation),
-            "results_url": url,
-            "image": image.metadata(),
-        },
+        Accepted(
+            success=True,
+            status="pending",
+            object=name,
+            bucket=settings.input_bucket,
+            generation=str(info.generation),
+            results_url=url,
+            image=ImageMetadata(**image.metadata()),  # type: ignore[arg-type]
+        ).to_dict(),
         202,
         {"Location": url},
     )

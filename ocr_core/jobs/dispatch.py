@@ -1,4 +1,9 @@
-"""The OCR function's body: one storage event -> one stored result document."""
+"""The OCR function's body: one delivery -> a task run, or one object's stored result.
+
+The one place that tells the kinds of work apart: a task message goes to the document jobs;
+an object goes to the image job, which hands it to the document jobs once its bytes turn
+out to be a PDF or a multi-page TIFF.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ocr_core.config import get_settings
-from ocr_core.jobs.documents import run_task
+from ocr_core.jobs.documents import run_task, start_for_object
 from ocr_core.jobs.events import EventError, parse_cloud_event
-from ocr_core.jobs.pipeline import Outcome, process_object
+from ocr_core.jobs.images import Outcome
+from ocr_core.jobs.images import process_object as process_image
 from ocr_core.jobs.tasks import parse_task
 from ocr_core.logs import get_logger, log_context, setup_logging
 
@@ -56,3 +62,8 @@ def event_age_s(event_time: str | None, now: datetime | None = None) -> float | 
     if happened.tzinfo is None:
         happened = happened.replace(tzinfo=UTC)
     return ((now or datetime.now(UTC)) - happened).total_seconds()
+
+
+def process_object(bucket: str, name: str, generation: int | None) -> Outcome:
+    """One object of the input bucket -> its result (an image) or its operation (a document)."""
+    return process_image(bucket, name, generation, on_document=start_for_object)

@@ -24,6 +24,7 @@ from ocr_core import __version__, errors
 from ocr_core.config import get_settings
 from ocr_core.engines import get_engine
 from ocr_core.jobs import operations
+from ocr_core.jobs.images import process_object
 from ocr_core.jobs.operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
 from ocr_core.jobs.tasks import Task, publish
 from ocr_core.logs import get_logger, log_context
@@ -36,7 +37,13 @@ from ocr_core.recognition.documents import (
     page_ranges,
     shard_name,
 )
-from ocr_core.schema import SCHEMA_VERSION, failed_document, utc_now
+from ocr_core.schema import (
+    SCHEMA_VERSION,
+    DocumentMetadata,
+    ResultDocument,
+    failed_document,
+    utc_now,
+)
 from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
 
 log = get_logger("documents.jobs")
@@ -204,11 +211,14 @@ def _reuse_result(task: Task, doc: dict[str, Any]) -> bool:
 
 
 def _run_image(task: Task, obj: dict[str, Any]) -> str:
-    """A plain image in a batch: the single-image pipeline does it, one page."""
-    from ocr_core.jobs.pipeline import process_object
-
-    process_object(obj["bucket"], obj["name"], int(obj["generation"]))
-    result = _load_json(open_bucket(get_settings().results_bucket), _result_name(obj))
+    """A plain image in a batch: the image job does it, one page."""
+    outcome = process_object(
+        obj["bucket"], obj["name"], int(obj["generation"]), on_document=start_for_object
+    )
+    # A duplicate or a stale delivery carries no document: the stored one is the result.
+    result = outcome.document or _load_json(
+        open_bucket(get_settings().results_bucket), _result_name(obj)
+    )
     if result is None:
         raise errors.StorageError("The image result did not appear; retry")
     _record_finished(task, result)
@@ -376,33 +386,30 @@ def _document_result(
     texts = [p.get("text", "") for p in pages]
     text = "\f".join(texts).strip("\f")
     languages = collections.Counter(p["language"] for p in pages if p.get("language"))
-    return {
-        "success": True,
-        "status": "done",
+    return ResultDocument(
+        success=True,
+        status="done",
         # Pages are separated by a form feed, as pdftotext does; ``pages`` has each alone.
-        "text": text,
-        "confidence": document_confidence(pages) if text.strip() else 0.0,
-        "no_text_found": not any(t.strip() for t in texts),
-        "processing_time_ms": round(sum(p.get("processing_time_ms", 0.0) for p in pages), 1),
-        "language": languages.most_common(1)[0][0] if languages else None,
-        "word_count": sum(p.get("word_count", 0) for p in pages),
-        "document": {
-            "format": doc["kind"],
-            "mime_type": MIME.get(doc["kind"], "application/octet-stream"),
-            "page_count": doc["page_count"],
-            "size_bytes": doc.get("size_bytes"),
-            "sha256": doc.get("sha256"),
-        },
-        "engine": engine,
-        "cached": False,
-        "pages": pages,
-        "shards": list(doc["shards"]),
-        "operation": op["name"],
-        "object": doc["object"],
-        "created_at": utc_now(),
-        "schema_version": SCHEMA_VERSION,
-        "service_version": __version__,
-    }
+        text=text,
+        confidence=document_confidence(pages) if text.strip() else 0.0,
+        no_text_found=not any(t.strip() for t in texts),
+        processing_time_ms=round(sum(p.get("processing_time_ms", 0.0) for p in pages), 1),
+        language=languages.most_common(1)[0][0] if languages else None,
+        word_count=sum(p.get("word_count", 0) for p in pages),
+        document=DocumentMetadata(
+            format=doc["kind"],
+            mime_type=MIME.get(doc["kind"], "application/octet-stream"),
+            page_count=doc["page_count"],
+            size_bytes=doc.get("size_bytes"),
+            sha256=doc.get("sha256"),
+        ),
+        engine=engine,  # type: ignore[arg-type]
+        cached=False,
+        pages=pages,  # type: ignore[arg-type]
+        shards=list(doc["shards"]),
+        operation=op["name"],
+        object=doc["object"],
+    ).to_dict()
 
 
 def fail(task: Task, error: errors.OcrError) -> None:

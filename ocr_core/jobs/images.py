@@ -1,107 +1,25 @@
-"""The two things the service does: OCR bytes now, and OCR an object into a result document."""
+"""An image object -> its stored result document, once per (bucket, name, generation)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ocr_core import errors
 from ocr_core.config import get_settings
-from ocr_core.engines import Engine, get_engine
-from ocr_core.engines.base import recognize_guarded
-from ocr_core.engines.slots import engine_slot
 from ocr_core.logs import get_logger
-from ocr_core.recognition.cache import ResultCache
+from ocr_core.names import validate_object_name
 from ocr_core.recognition.documents import document_kind
-from ocr_core.recognition.intake import PREPROCESSING_VERSION, load_image, pixel_count
-from ocr_core.schema import done_document, failed_document, object_ref, utc_now
+from ocr_core.recognition.extract import extract
+from ocr_core.schema import failed_document, object_ref
 from ocr_core.storage import ObjectInfo, PreconditionFailed, open_bucket
 from ocr_core.storage.local import is_temp_name
 
 log = get_logger("pipeline")
-
-
-def extract(
-    data: bytes, *, lang: str | None = None, obj: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """OCR one image's bytes: the inline path. Raises OcrError for bad input.
-
-    Identical bytes with the same engine, language and preprocessing are answered from
-    the in-memory cache (``cached: true``); concurrent identical requests OCR once.
-    """
-    settings = get_settings()
-    started = time.perf_counter()
-    if len(data) > settings.max_upload_bytes:
-        raise errors.FileTooLarge(
-            f"The file is {len(data)} bytes; the limit is {settings.max_upload_bytes} bytes",
-            limit_bytes=settings.max_upload_bytes,
-        )
-    try:
-        engine = get_engine()
-    except (ValueError, RuntimeError, OSError) as exc:
-        # A broken install or configuration (missing traineddata...): not the client's
-        # fault, and an event must be retried once it is fixed, not marked failed.
-        log.exception("engine unavailable")
-        raise errors.EngineError("The OCR engine is unavailable; try again later") from exc
-    key = ":".join(
-        (
-            hashlib.sha256(data).hexdigest(),
-            engine.name,
-            engine.version,
-            lang or settings.ocr_lang,
-            PREPROCESSING_VERSION,
-        )
-    )
-    document, cached = result_cache().get_or_compute(
-        key, lambda: _extract_uncached(data, lang, engine, started)
-    )
-    if cached:
-        document["cached"] = True
-        document["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        document["created_at"] = utc_now()
-    if obj is not None:
-        document["object"] = obj
-    return document
-
-
-def _extract_uncached(
-    data: bytes, lang: str | None, engine: Engine, started: float
-) -> dict[str, Any]:
-    settings = get_settings()
-    with engine_slot(engine, pixel_count(data)):
-        image = load_image(
-            data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
-        )
-        output = recognize_guarded(engine, image.image, lang)
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    return done_document(
-        output,
-        image,
-        engine_name=engine.name,
-        engine_version=engine.version,
-        processing_time_ms=elapsed_ms,
-    )
-
-
-_cache: ResultCache | None = None
-_cache_guard = threading.Lock()
-
-
-def result_cache() -> ResultCache:
-    """This process's cache of answers, sized by the current settings."""
-    global _cache
-    settings = get_settings()
-    with _cache_guard:
-        if _cache is None or (_cache.max_entries, _cache.max_bytes) != (
-            settings.cache_max_entries,
-            settings.cache_max_bytes,
-        ):
-            _cache = ResultCache(settings.cache_max_entries, settings.cache_max_bytes)
-        return _cache
 
 
 @dataclass(frozen=True)
@@ -117,12 +35,20 @@ _in_flight: dict[tuple[str, str, int | None], threading.Lock] = {}
 _in_flight_guard = threading.Lock()
 
 
-def process_object(bucket_name: str, name: str, generation: int | None) -> Outcome:
+#: Takes over an object whose bytes are a document (PDF, multi-page TIFF):
+#: (bucket, name, generation, bytes). ``dispatch`` passes the document jobs' own.
+DocumentStarter = Callable[[str, str, int, bytes], object]
+
+
+def process_object(
+    bucket_name: str, name: str, generation: int | None, *, on_document: DocumentStarter
+) -> Outcome:
     """OCR ``bucket_name/name`` at ``generation`` and store its result document.
 
     Idempotent per (bucket, name, generation): duplicates and stale events are skipped,
     a permanent failure is written as a ``failed`` document, and a transient one raises
-    ``TransientError`` so that the platform delivers the event again.
+    ``TransientError`` so that the platform delivers the event again. A document is
+    handed to ``on_document`` once its bytes are read.
     """
     settings = get_settings()
     if bucket_name != settings.input_bucket:
@@ -134,8 +60,6 @@ def process_object(bucket_name: str, name: str, generation: int | None) -> Outco
     if _is_own_output(name) or name.endswith("/") or is_temp_name(name):
         return Outcome("ignored")
     try:
-        from ocr_core.names import validate_object_name
-
         validate_object_name(name)
     except errors.InvalidObjectName as exc:
         log.warning("event with an unusable object name", extra={"reason": exc.message})
@@ -147,7 +71,7 @@ def process_object(bucket_name: str, name: str, generation: int | None) -> Outco
     # A duplicate delivered while the first is still running waits, then finds the result.
     with lock:
         try:
-            return _process_locked(bucket_name, name, generation)
+            return _process_locked(bucket_name, name, generation, on_document)
         finally:
             with _in_flight_guard:
                 _in_flight.pop(key, None)
@@ -158,7 +82,9 @@ def _is_own_output(name: str) -> bool:
     return settings.results_bucket_is_input and name.startswith(settings.results_prefix)
 
 
-def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outcome:
+def _process_locked(
+    bucket_name: str, name: str, generation: int | None, on_document: DocumentStarter
+) -> Outcome:
     settings = get_settings()
     source = open_bucket(bucket_name)
     results = open_bucket(settings.results_bucket)
@@ -193,9 +119,7 @@ def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outc
         )
         if document_kind(data) is not None:
             # PDF or multi-page TIFF: an operation takes it page by page (jobs.documents).
-            from ocr_core.jobs.documents import start_for_object
-
-            start_for_object(bucket_name, name, generation, data)
+            on_document(bucket_name, name, generation, data)
             return Outcome("document", result_name)
         document = extract(data, obj=obj)
         action = "written"
