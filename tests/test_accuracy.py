@@ -1,8 +1,8 @@
 """Pinned accuracy gains of the default path on real images, and the scoring itself.
 
-Each threshold sits a little above what the default engine measures today (README's
-benchmark table) and well below what plain Tesseract does on the same image, so a change
-that loses the gain fails here. ``bench/accuracy.py`` measures the whole corpus.
+Each threshold sits a little above what the default engine measures today (the benchmark
+table of docs/engine-and-accuracy.md) and well below what plain Tesseract does on the same
+image, so a change that loses the gain fails here. ``bench/accuracy.py`` measures the whole corpus.
 """
 
 from __future__ import annotations
