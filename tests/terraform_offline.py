@@ -143,8 +143,11 @@ def _args(resource: _Resource, hcl2: Any) -> set[str]:
 
 
 def _is_block(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and isinstance(value[0], dict) and (
-        value[0].get("__is_block__") is True
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and isinstance(value[0], dict)
+        and (value[0].get("__is_block__") is True)
     )
 
 
@@ -251,7 +254,7 @@ def _split_path(path: str) -> list[str]:
 def _convert_folder(folder: Path, hcl2: Any) -> None:
     files = {p: _strip_provider_config(p.read_text()) for p in sorted(folder.glob("*.tf"))}
     resources: dict[tuple[str, str, str], _Resource] = {}
-    for path, text in files.items():
+    for text in files.values():
         for start, end, m in _blocks(text):
             res = _Resource(m.group(1), m.group(2), m.group(3), text[start:end])
             resources[(res.mode, res.rtype, res.name)] = res
@@ -314,7 +317,7 @@ def _convert_folder(folder: Path, hcl2: Any) -> None:
         text = re.sub(r"@@COMPUTED (\w+) (\w+) ([\w-]+)@@\n", computed, text)
         path.write_text(text)
     (folder / "offline_unknown.tf").write_text(
-        '# Stands for values Google computes (ids, URLs): unknown until apply.\n'
+        "# Stands for values Google computes (ids, URLs): unknown until apply.\n"
         'resource "terraform_data" "offline_unknown" {}\n'
     )
 
@@ -367,9 +370,7 @@ class PlanResult:
         return found
 
 
-def plan(
-    terraform: str, config_dir: Path, workdir: Path, variables: dict[str, Any]
-) -> PlanResult:
+def plan(terraform: str, config_dir: Path, workdir: Path, variables: dict[str, Any]) -> PlanResult:
     """``terraform init`` + ``plan`` + ``show -json`` in ``config_dir`` (a stripped copy)."""
     env = terraform_env(workdir)
     init = subprocess.run(
@@ -385,8 +386,16 @@ def plan(
     var_file = workdir / "offline.tfvars.json"
     var_file.write_text(json.dumps(variables))
     planned = subprocess.run(
-        [terraform, "plan", "-input=false", "-no-color", "-refresh=false", "-lock=false",
-         f"-var-file={var_file}", "-out=offline.tfplan"],
+        [
+            terraform,
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-refresh=false",
+            "-lock=false",
+            f"-var-file={var_file}",
+            "-out=offline.tfplan",
+        ],
         cwd=config_dir,
         env=env,
         capture_output=True,
