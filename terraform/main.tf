@@ -50,12 +50,13 @@ locals {
 
   # Environment variables: names are the settings ocr_core/config.py reads (tests check it).
   common_env = {
-    STORAGE_BACKEND    = "gcs"
-    INPUT_BUCKET       = local.input_bucket
-    RESULTS_BUCKET     = local.results_bucket
-    MAX_UPLOAD_BYTES   = tostring(var.max_upload_bytes)
-    LOG_LEVEL          = var.log_level
-    TRUSTED_PROXY_HOPS = tostring(local.trusted_proxy_hops)
+    GOOGLE_CLOUD_PROJECT = var.project_id # logs: the project of the trace ids
+    STORAGE_BACKEND      = "gcs"
+    INPUT_BUCKET         = local.input_bucket
+    RESULTS_BUCKET       = local.results_bucket
+    MAX_UPLOAD_BYTES     = tostring(var.max_upload_bytes)
+    LOG_LEVEL            = var.log_level
+    TRUSTED_PROXY_HOPS   = tostring(local.trusted_proxy_hops)
   }
   # API keys come from Secret Manager, never from plain variables (they would sit in state).
   http_secret_env = var.api_keys_secret == "" ? {} : { API_KEYS = var.api_keys_secret }

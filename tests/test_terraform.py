@@ -101,8 +101,9 @@ def module() -> dict[str, Any]:
     return parse(MODULE)
 
 
-#: Read by functions-framework itself (its gunicorn server), not by ocr_core/config.py.
-SERVER_ENV = {"WORKERS", "THREADS"}
+#: Read by functions-framework itself (its gunicorn server), not by ocr_core/config.py,
+#: and by ocr_core/logs.py (the project of Cloud Logging's trace field).
+SERVER_ENV = {"WORKERS", "THREADS", "GOOGLE_CLOUD_PROJECT"}
 
 
 def settings_env_names() -> set[str]:
