@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQS := requirements-dev.txt $(wildcard functions/*/requirements.txt)
 
-.PHONY: run run-emulators test lint format images bench package checkov clean
+.PHONY: run run-emulators test lint format images bench package routes checkov clean
 
 $(STAMP): $(REQS) scripts/bootstrap.sh
 	@scripts/bootstrap.sh $(VENV) requirements-dev.txt
@@ -21,9 +21,15 @@ run: $(STAMP)
 run-emulators: $(STAMP)
 	PORT=$(PORT) $(PY) -m ocr_local.emulators --port $(PORT)
 
-# The functions' deploy archives (what Terraform uploads), under build/functions/.
+# The functions' deploy archives and build/functions/manifest.json (what Terraform
+# uploads), after checking that terraform/routes.json (the URL map) matches the route table.
 package: $(STAMP)
+	$(PY) scripts/terraform_routes.py --check
 	$(PY) scripts/package_functions.py
+
+# Rewrite terraform/routes.json from the route table (ocr_core/routes.py).
+routes: $(STAMP)
+	$(PY) scripts/terraform_routes.py
 
 # checkov in a venv of its own; make test goes on without it (its test then skips).
 CHECKOV_STAMP := .venv-checkov/.installed
