@@ -158,9 +158,13 @@ def _body_to_object(body_lines: list[str]) -> tuple[list[str], list[str]]:
     stack: list[dict[str, Any]] = []  # open blocks: {"kind": block|dynamic|content, ...}
     expr = 0  # bracket depth of the attribute expression being read
     capture_meta = False
+    skipping = 0  # bracket depth inside a dropped block
     counters: dict[str, int] = {}
     for line in body_lines:
         stripped = line.strip()
+        if skipping:
+            skipping += _depth_change(line)
+            continue
         if expr == 0:
             header = _HEADER.match(line.rstrip("\n"))
             if stripped == "}" and stack:
@@ -186,8 +190,7 @@ def _body_to_object(body_lines: list[str]) -> tuple[list[str], list[str]]:
                     stack.append({"kind": "content"})
                     continue
                 if not stack and name in ("lifecycle", "provisioner", "connection"):
-                    stack.append({"kind": "block"})
-                    obj.append(f"{indent}_{name}_{len(obj)} = {{\n")
+                    skipping = 1  # meta-blocks name attributes rather than give values
                     continue
                 counters[name] = counters.get(name, 0) + 1
                 obj.append(f"{indent}{name}__block{counters[name]} = {{\n")

@@ -270,3 +270,9 @@ def test_a_type_error_fails_the_plan(tmp_path, archives):
     result = run_plan(tmp_path, archives, {**BASE_VARS, "functions": sizing})
     assert result.returncode != 0
     assert "tonumber" in said(result) and '"one"' in said(result)
+
+
+def test_a_front_door_without_api_keys_is_warned_about(tmp_path, archives):
+    result = run_plan(tmp_path, archives, {"project_id": "offline-check"})
+    assert result.returncode == 0, result.output[-4000:]
+    assert "front_door without api_keys_secret" in said(result)
