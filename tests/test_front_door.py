@@ -82,9 +82,13 @@ def test_every_route_reaches_its_function_and_nothing_else_is_mapped() -> None:
     assert mapped == wanted  # every route covered, and no path rule no route asked for
     for route in routes.ROUTES:
         path = sample_path(route.path)
-        assert route.params(path) is not None, (route.path, path)  # a path the route takes
+        served = routes.match(route.methods[0], path)  # the dispatch's own lookup
+        assert served is not None and served.function == route.function, (route.path, path)
         assert lb_match(rules, path) == route.function, (route.path, path)
-        assert routes.function_for_path(path) == route.function
+    # The table's own prefixes for a URL map (ocr_core.routes.path_prefixes) are all covered.
+    for function, patterns in rules.items():
+        for prefix in routes.path_prefixes(function):
+            assert prefix in patterns or f"{prefix.rstrip('/')}/*" in patterns, prefix
 
 
 def test_the_url_map_routes_the_generated_paths_to_each_functions_neg() -> None:
