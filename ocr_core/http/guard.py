@@ -23,7 +23,7 @@ from werkzeug.formparser import FormDataParser
 from ocr_core import errors
 from ocr_core.config import get_settings
 from ocr_core.http import routes
-from ocr_core.logs import get_logger, log_context, setup_logging
+from ocr_core.logs import get_logger, log_context, setup_logging, trace_fields
 from ocr_core.schema import Error, ErrorDetail, error_body
 
 log = get_logger("http")
@@ -83,7 +83,7 @@ def guarded(handler: Handler) -> Handler:
         setup_logging(get_settings().log_level)
         request_id = _request_id(request)
         started = time.perf_counter()
-        with log_context(request_id=request_id):
+        with log_context(request_id=request_id, **trace_fields(request.headers)):
             try:
                 response = handler(request)
             except errors.RateLimited as exc:

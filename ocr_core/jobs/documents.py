@@ -23,7 +23,7 @@ from typing import Any
 from ocr_core import __version__, errors
 from ocr_core.config import get_settings
 from ocr_core.engines import get_engine
-from ocr_core.jobs import operations
+from ocr_core.jobs import operations, progress
 from ocr_core.jobs.images import process_object
 from ocr_core.jobs.operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
 from ocr_core.jobs.tasks import Task, publish
@@ -288,25 +288,12 @@ def run_pages(task: Task) -> str:
         action = "written"
         log.info("shard stored", extra={"shard": shard, "pages": len(pages)})
 
-    complete = False
-
-    def mutate(op: dict[str, Any]) -> bool:
-        nonlocal complete
-        entry = op["metadata"]["documents"][task.index]
-        if entry["state"] != RUNNING:
-            return False
-        if task.first not in entry["shards_done"]:
-            entry["shards_done"] = sorted([*entry["shards_done"], task.first])
-            entry["pages_done"] += task.last - task.first + 1
-        complete = len(entry["shards_done"]) >= entry["shards_total"]
-        return True
-
-    after = operations.update(task.operation, mutate)
-    entry = after["metadata"]["documents"][task.index] if after else None
-    if (
-        entry is not None
-        and entry["state"] == RUNNING
-        and (complete or len(entry["shards_done"]) >= entry["shards_total"])
+    # Progress is a write-once marker per shard (ocr_core/jobs/progress.py), not a rewrite of
+    # the operation document: many shards finishing at once never contend on one object.
+    progress.record_shard(task.operation, task.index, task.first, task.last)
+    done = progress.shards_done(task.operation, task.index)
+    if len(done) >= doc["shards_total"] and progress.claim_assembly(
+        task.operation, task.index, task.first
     ):
         finalize(task)
     return action
@@ -372,7 +359,11 @@ def finalize(task: Task) -> None:
         entry = op["metadata"]["documents"][task.index]
         if entry["state"] != RUNNING:
             return False
-        entry.update(state=DONE, pages_done=entry["page_count"])
+        entry.update(
+            state=DONE,
+            pages_done=entry["page_count"],
+            shards_done=sorted(progress.shards_done(task.operation, task.index)),
+        )
         operations.settle(op)
         return True
 

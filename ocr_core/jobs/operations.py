@@ -25,6 +25,8 @@ from typing import Any
 
 from ocr_core import errors
 from ocr_core.config import get_settings
+from ocr_core.jobs import progress
+from ocr_core.jobs.layout import operations_prefix
 from ocr_core.logs import get_logger
 from ocr_core.schema import utc_now
 from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
@@ -43,7 +45,7 @@ def _bucket() -> Bucket:
 
 def store_prefix() -> str:
     """Operations live under this prefix of the results bucket (reserved for them)."""
-    return f"{get_settings().results_prefix}_operations/"
+    return operations_prefix(get_settings())
 
 
 def _path(op_id: str) -> str:
@@ -119,10 +121,11 @@ def get(op_id: str) -> dict[str, Any] | None:
 
 
 def require(op_id: str) -> dict[str, Any]:
+    """The operation as clients see it: with its running documents' page progress."""
     op = get(op_id)
     if op is None:
         raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
-    return op
+    return with_progress(op)
 
 
 def _read(op_id: str) -> tuple[dict[str, Any] | None, int]:
@@ -176,6 +179,11 @@ def _refresh_progress(op: dict[str, Any]) -> None:
         # until every page count is known.
         "percent": _percent(docs, done_pages, total),
     }
+
+
+def refresh_progress(op: dict[str, Any]) -> None:
+    """Recompute ``metadata.progress`` after the documents' counts changed (progress.py)."""
+    _refresh_progress(op)
 
 
 def _percent(docs: list[dict[str, Any]], done_pages: int, total: int) -> int:
@@ -251,7 +259,7 @@ def cancel(op_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     op = update(validate_id(op_id), mutate)
     if op is None:
         raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
-    return op, list(stopped)
+    return with_progress(op), list(stopped)
 
 
 def list_page(page_size: int, page_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -268,7 +276,7 @@ def list_page(page_size: int, page_token: str | None) -> tuple[list[dict[str, An
             names.append(op_id)
     names.sort()
     page = names[:page_size]
-    ops = [op for op in (get(op_id) for op_id in page) if op is not None]
+    ops = [with_progress(op) for op in (get(op_id) for op_id in page) if op is not None]
     next_token = _encode_token(page[-1]) if len(names) > page_size else None
     return ops, next_token
 
@@ -323,6 +331,7 @@ def progress_for_object(bucket: str, name: str, generation: int | str) -> dict[s
     op = get(op_id)
     if op is None:
         return {}
+    with_progress(op)
     for doc in op["metadata"]["documents"]:
         if doc["object"]["name"] == name and doc["object"]["generation"] == str(generation):
             return {
@@ -330,3 +339,21 @@ def progress_for_object(bucket: str, name: str, generation: int | str) -> dict[s
                 "progress": {"pages_done": doc["pages_done"], "pages_total": doc["page_count"]},
             }
     return {"operation": op["name"]}
+
+
+def with_progress(op: dict[str, Any]) -> dict[str, Any]:
+    """Fill the ``shards_done`` and ``pages_done`` of documents running (or cancelled while
+    running) from their markers: the operation document is not rewritten per shard.
+    Returns ``op``, changed in place."""
+    op_id = op["name"].split("/", 1)[1]
+    changed = False
+    for index, doc in enumerate(op["metadata"]["documents"]):
+        if doc["state"] not in (RUNNING, CANCELLED) or not doc.get("shards_total"):
+            continue
+        done = progress.shards_done(op_id, index)
+        doc["shards_done"] = sorted(set(doc["shards_done"]) | set(done))
+        doc["pages_done"] = max(doc["pages_done"], progress.pages_done(done))
+        changed = True
+    if changed:
+        refresh_progress(op)
+    return op
