@@ -31,6 +31,7 @@ from .engines import get_engine
 from .engines.base import Block, Box, Line, Word, mean_confidence, recognize_guarded
 from .engines.slots import engine_slot
 from .intake import MAX_SIDE, _normalise_mode
+from .layout import shards_prefix
 from .logs import get_logger
 
 log = get_logger("documents")
@@ -401,11 +402,6 @@ def page_ranges(page_count: int, shard_pages: int) -> list[tuple[int, int]]:
         (first, min(first + shard_pages - 1, page_count))
         for first in range(1, page_count + 1, shard_pages)
     ]
-
-
-def shards_prefix(settings: Settings, object_name: str) -> str:
-    """Where the shards of ``object_name`` live in the results bucket."""
-    return f"{settings.results_prefix}{object_name}.shards/"
 
 
 def shard_name(settings: Settings, object_name: str, first: int, last: int, pages: int) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from . import errors
 from .config import get_settings
+from .layout import operations_prefix
 from .logs import get_logger
 from .results import utc_now
 from .storage import Bucket, PreconditionFailed, open_bucket
@@ -43,7 +44,7 @@ def _bucket() -> Bucket:
 
 def store_prefix() -> str:
     """Operations live under this prefix of the results bucket (reserved for them)."""
-    return f"{get_settings().results_prefix}_operations/"
+    return operations_prefix(get_settings())
 
 
 def _path(op_id: str) -> str:

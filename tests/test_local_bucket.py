@@ -57,10 +57,13 @@ def test_a_replacing_file_with_an_old_mtime_is_still_a_newer_generation(
     assert bucket.stat("scan.jpg").generation > before
 
 
-def test_temp_files_are_invisible(bucket: LocalBucket) -> None:
-    (bucket.root / f"{TEMP_PREFIX}abc-x.jpg").write_bytes(b"partial")
+def test_temp_files_live_outside_the_bucket_and_take_no_user_name(bucket: LocalBucket) -> None:
+    # A user's file may be called anything, our temporary files' prefix included.
+    (bucket.root / f"{TEMP_PREFIX}abc-x.jpg").write_bytes(b"a user's file")
     bucket.write("x.jpg", b"whole", "image/jpeg")
-    assert [o.name for o in bucket.list()] == ["x.jpg"]
+    assert [o.name for o in bucket.list()] == [f"{TEMP_PREFIX}abc-x.jpg", "x.jpg"]
+    assert sorted(p.name for p in bucket.root.iterdir()) == [f"{TEMP_PREFIX}abc-x.jpg", "x.jpg"]
+    assert list(bucket.temp_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,12 @@ functions-framework turns into a messagePublished CloudEvent). Logic: ocr_core.o
 
 from __future__ import annotations
 
+import json
+
+import flask
 import functions_framework
 from cloudevents.http import CloudEvent
+from werkzeug.exceptions import HTTPException
 
 from ocr_core import engines, ocr_event
 
@@ -18,3 +22,13 @@ engines.preload_in_workers()
 @functions_framework.cloud_event
 def on_object_finalized(cloud_event: CloudEvent) -> None:
     ocr_event.handle(cloud_event)
+
+
+@functions_framework.errorhandler(Exception)
+def answer_json(exc: Exception) -> flask.Response:
+    """Every failure answers JSON, never the framework's HTML; what can never succeed is
+    acknowledged (ocr_event.failed_delivery says which)."""
+    status, body = ocr_event.failed_delivery(
+        exc, exc.code if isinstance(exc, HTTPException) else None
+    )
+    return flask.Response(json.dumps(body), status, mimetype="application/json")

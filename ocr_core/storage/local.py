@@ -5,6 +5,12 @@ or the local event watcher never sees half a file written by us. The generation 
 object is ``generation_of(stat)``: the later of its modification and change times in
 nanoseconds. The change time matters because ``mv`` and ``cp -p`` keep an old modification
 time, and a replaced file must never look older than the one it replaced.
+
+Temporary files live in a sibling folder (``.<bucket>.tmp/``, same file system, so the
+rename stays atomic), never inside the bucket: no name a user may give a file is taken.
+A symbolic link is not an object (it would let a file in the folder read anything on the
+machine), nor is a file whose name no object can have (not UTF-8, control characters,
+over 1,024 bytes): ``list`` skips both, with one log line each, and ``stat`` answers None.
 """
 
 from __future__ import annotations
@@ -20,18 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import errors
+from ..logs import get_logger
 from ..names import validate_object_name
 from .base import ObjectInfo, PreconditionFailed, within_limit
 
 TEMP_PREFIX = ".ocrtmp-"
+log = get_logger("storage.local")
 
 
 def generation_of(st: os.stat_result) -> int:
     return max(st.st_mtime_ns, st.st_ctime_ns)
-
-
-def is_temp_name(name: str) -> bool:
-    return name.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)
 
 
 class LocalBucket:
@@ -39,6 +43,8 @@ class LocalBucket:
         self.name = name
         self.root = (root / name).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.temp_dir = self.root.parent / f".{name}.tmp"
+        self._skipped: set[str] = set()  # files already logged as not objects
 
     def path_of(self, name: str) -> Path:
         validate_object_name(name)
@@ -61,7 +67,12 @@ class LocalBucket:
 
     def stat(self, name: str) -> ObjectInfo | None:
         try:
-            st = self.path_of(name).stat()
+            path = self.path_of(name)
+            if (self.root / name).is_symlink():
+                return None
+            st = path.stat()
+        except errors.InvalidObjectName:
+            return None  # through a link that leads out of the folder: not an object here
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -70,6 +81,8 @@ class LocalBucket:
 
     def read(self, name: str, max_bytes: int | None = None) -> bytes:
         path = self.path_of(name)
+        if (self.root / name).is_symlink():
+            raise errors.NotFound(f"No object {name!r} in bucket {self.name!r}")
         try:
             with path.open("rb") as fh:
                 data = fh.read(-1 if max_bytes is None else max_bytes + 1)
@@ -83,9 +96,10 @@ class LocalBucket:
         self, name: str, data: bytes, content_type: str, if_generation_match: int | None = None
     ) -> ObjectInfo:
         path = self.path_of(name)
-        tmp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}"[:255])
+        tmp = self.temp_dir / f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}"[:255]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self.temp_dir.mkdir(exist_ok=True)
             with tmp.open("wb") as fh:
                 fh.write(data)
                 fh.flush()
@@ -123,7 +137,7 @@ class LocalBucket:
             for filename in sorted(filenames):
                 full = Path(dirpath) / filename
                 name = full.relative_to(self.root).as_posix()
-                if is_temp_name(name) or not name.startswith(prefix):
+                if not name.startswith(prefix) or not self._is_object(full, name):
                     continue
                 try:
                     st = full.stat()
@@ -131,6 +145,26 @@ class LocalBucket:
                     continue
                 if _is_file(st):
                     yield self._info(name, st)
+
+    def _is_object(self, full: Path, name: str) -> bool:
+        """False for a link or a file no object name fits; logged once per file."""
+        reason = None
+        if full.is_symlink():
+            reason = "a symbolic link is not an object"
+        else:
+            try:
+                validate_object_name(name)
+            except errors.InvalidObjectName as exc:
+                reason = exc.message
+        if reason is None:
+            return True
+        if name not in self._skipped:
+            self._skipped.add(name)
+            log.warning(
+                "file in a bucket folder skipped: not an object",
+                extra={"bucket": self.name, "file": ascii(name)[:300], "reason": reason},
+            )
+        return False
 
 
 def _is_file(st: os.stat_result) -> bool:
