@@ -258,7 +258,8 @@ def test_engine_fault_raises_until_fixed_then_the_result_appears(tmp_path: Path)
     broken.start()
     try:
         response = requests.post(broken.url, data=body, headers=headers, timeout=60)
-        assert response.status_code == 500
+        assert response.status_code == 503  # a 5xx: delivered again
+        assert response.json()["error"]["code"] == "engine_error"
         assert not result_file.exists()
         assert "engine unavailable" in broken.log_path.read_text()
     finally:
