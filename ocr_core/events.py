@@ -44,6 +44,14 @@ def _generation(value: Any) -> int | None:
         raise EventError(f"generation is not a number: {value!r}") from exc
 
 
+def _time(value: Any) -> str | None:
+    """An event time as sent; one that is not a string (``publishTime: 1733222400``) stays
+    visible, as text that the age check reports as unreadable."""
+    if value is None or isinstance(value, str):
+        return value
+    return repr(value)[:64]
+
+
 def _as_dict(data: Any) -> dict[str, Any]:
     if isinstance(data, (bytes, bytearray)):
         try:
@@ -70,7 +78,7 @@ def parse_cloud_event(event: Any) -> ObjectEvent | None:
             name,
             _generation(data.get("generation")),
             event_id,
-            event_time if isinstance(event_time, str) else None,
+            _time(event_time),
         )
     if event_type == PUBSUB_PUBLISHED:
         return _from_pubsub(_as_dict(event.data), event_id, event_time)
@@ -105,5 +113,5 @@ def _from_pubsub(data: dict[str, Any], event_id: str, event_time: str | None) ->
         name,
         _generation(generation),
         message_id,
-        next((t for t in times if isinstance(t, str) and t), None),
+        _time(next((t for t in times if t), None)),
     )

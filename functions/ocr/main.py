@@ -32,3 +32,13 @@ def answer_json(exc: Exception) -> flask.Response:
         exc, exc.code if isinstance(exc, HTTPException) else None
     )
     return flask.Response(json.dumps(body), status, mimetype="application/json")
+
+
+# functions-framework answers a handled event with its plain "OK" page (text/html): say
+# the same in JSON, as every other answer is. The module loads inside the app's context.
+@flask.current_app.after_request
+def acknowledge_in_json(response: flask.Response) -> flask.Response:
+    if response.status_code == 200 and response.mimetype == "text/html":
+        response.set_data(json.dumps({"acknowledged": True}))
+        response.mimetype = "application/json"
+    return response
