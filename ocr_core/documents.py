@@ -26,7 +26,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from . import errors
-from .config import Settings, get_settings
+from .config import MIB, Settings, get_settings
 from .engines import get_engine
 from .engines.base import Block, Box, Line, Word, mean_confidence, recognize_guarded
 from .engines.slots import engine_slot
@@ -167,6 +167,7 @@ class Document:
                     layer = _text_layer(page, scale, height_pt)
                     if layer is not None:
                         return PageImage(number, width, height, text_layer=layer)
+                _check_page_images(page, number, self.settings.pdf_max_image_bytes)
                 bitmap = page.render(scale=scale, grayscale=True)
                 image = bitmap.to_pil().convert("L")
                 bitmap.close()
@@ -205,6 +206,27 @@ class Document:
                 Image.Resampling.LANCZOS,
             )
         return PageImage(number, frame.width, frame.height, image=frame)
+
+
+def _check_page_images(page: Any, number: int, budget: int) -> None:
+    """Refuse a page whose images would not fit ``budget`` once decoded: PDFium decodes
+    each image whole to draw it, however small the page renders (a 20000x20000 grey image,
+    a few hundred KB compressed, is 400 MB decoded). Called with the PDFium lock held."""
+    import pypdfium2.raw as pdfium_c
+
+    total = 0
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4):
+        width, height = image.get_px_size()
+        bits = image.get_metadata().bits_per_pixel
+        total += width * height * (1 if 0 < bits <= 8 else 4)  # grey, or PDFium's BGRA
+        if total > budget:
+            raise errors.DocumentTooLarge(
+                f"Page {number} embeds images of {width}x{height} pixels and more, over "
+                f"{budget // MIB} MiB once decoded (PDF_MAX_IMAGE_MIB); rescan it at a lower "
+                "resolution",
+                page=number,
+                limit_bytes=budget,
+            )
 
 
 def open_document(data: bytes, kind: str, settings: Settings | None = None) -> Document:

@@ -24,9 +24,11 @@ import pytest
 import requests
 
 from ocr_core.config import reload_settings
+from ocr_local.task_pusher import drain, http_deliver
 from ocr_local.watcher import Watcher
 
 from .conftest import TEST_IMAGES, finalized_body, finalized_headers, image_bytes, words
+from .documents import pdf_with_image
 from .hostile import bmp_with_width, jpeg_claiming, scan_bomb
 from .servers import FunctionServer, LocalStack
 
@@ -379,6 +381,55 @@ def test_malformed_pushes_are_acknowledged_in_json_with_a_log_line(
         10,
         f"a log line saying {line!r}",
     )
+
+
+def _peak_rss_mib(server: FunctionServer) -> int:
+    """The highest resident memory any worker of ``server`` reached (VmHWM)."""
+    peaks = []
+    for pid in server.worker_pids():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) // 1024)
+    return max(peaks)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "code"),
+    [
+        ("claims-50mp.jpg", lambda: jpeg_claiming(29_999, 1_666), "corrupt_image"),
+        ("huge-image.pdf", lambda: pdf_with_image(30_000, 20_000), "document_too_large"),
+    ],
+)
+def test_decoding_that_cannot_fit_the_function_memory_is_refused_first(
+    ocr_server: FunctionServer, name: str, make, code: str
+) -> None:
+    inputs = ocr_server.data_dir / "ocr-input"
+    inputs.mkdir(parents=True, exist_ok=True)
+    (inputs / name).write_bytes(make())
+    shutil.copyfile(TEST_IMAGES / "hello.jpg", inputs / "warm-up.jpg")
+    assert _deliver(ocr_server, "warm-up.jpg").status_code == 200  # the engine is loaded
+    before = _peak_rss_mib(ocr_server)
+    assert _deliver(ocr_server, name).status_code == 200
+    drain(local_queue_folder_of(ocr_server), http_deliver(ocr_server.url))  # a PDF's pages
+    stored = json.loads((ocr_server.data_dir / "ocr-results" / f"{name}.json").read_text())
+    assert stored["status"] == "failed" and stored["error"]["code"] == code
+    # On main: the JPEG decoded to grey at 732 MiB, the PDF's 600-megapixel image ~900 MiB.
+    grown = _peak_rss_mib(ocr_server) - before
+    print(f"{name}: worker peak {before} -> {before + grown} MiB")
+    assert grown < 150, f"the worker grew by {grown} MiB"
+
+
+def _deliver(server: FunctionServer, name: str) -> requests.Response:
+    return requests.post(
+        server.url,
+        data=finalized_body("ocr-input", name, None),
+        headers=finalized_headers("ocr-input", name),
+        timeout=120,
+    )
+
+
+def local_queue_folder_of(server: FunctionServer) -> Path:
+    return server.data_dir / ".queue" / "ocr-tasks"
 
 
 def test_the_ocr_function_still_processes_events_after_the_malformed_ones(
