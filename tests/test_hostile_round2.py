@@ -14,8 +14,10 @@ import os
 import shutil
 import threading
 import time
+import urllib.error
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -24,7 +26,8 @@ import pytest
 import requests
 
 from ocr_core.config import reload_settings
-from ocr_local.task_pusher import drain, http_deliver
+from ocr_core.tasks import LocalQueue, Task
+from ocr_local.task_pusher import TaskPusher, drain, http_deliver, pending
 from ocr_local.watcher import Watcher
 
 from .conftest import TEST_IMAGES, finalized_body, finalized_headers, image_bytes, words
@@ -285,6 +288,35 @@ def test_watcher_retries_wait_outside_its_workers(
         watcher.stop()
         server.shutdown()
         reload_settings()
+
+
+def test_task_retries_wait_outside_the_pushers_workers(tmp_path: Path) -> None:
+    folder = tmp_path / "ocr-tasks"
+    queue = LocalQueue(folder)
+    poisoned = [Task("plan", f"poison-{i}", 0) for i in range(4)]
+    queue.publish([*poisoned, Task("plan", "refused", 0)])
+    attempts: list[str] = []
+
+    def deliver(envelope: dict) -> None:
+        operation = json.loads(base64.b64decode(envelope["message"]["data"]))["operation"]
+        attempts.append(operation)
+        if operation.startswith("poison"):
+            raise RuntimeError("the function answered 503")
+        if operation == "refused":
+            raise urllib.error.HTTPError("http://ocr", 400, "Bad Request", Message(), None)
+
+    pusher = TaskPusher(folder, deliver, workers=2, interval_s=0.05, max_backoff_s=1.0)
+    pusher.start()
+    try:
+        _wait(lambda: attempts.count("poison-0") >= 1 and "refused" in attempts, 3, "attempts")
+        queue.publish([Task("plan", "normal", 0)])
+        _wait(lambda: "normal" in attempts, 3, "the normal task delivered")
+        _wait(lambda: attempts.count("poison-0") >= 3, 10, "retries of a passing failure")
+        assert attempts.count("refused") == 1, "a 4xx answer was retried"
+        # The poisoned ones wait for their retry; the rest are done.
+        assert len(pending(folder)) == 4
+    finally:
+        pusher.stop()
 
 
 def _count(name: str) -> int:
