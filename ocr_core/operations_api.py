@@ -20,7 +20,7 @@ from . import errors, operations
 from .config import get_settings
 from .document_jobs import start_batch, write_cancelled_results
 from .layout import check_not_reserved, reserved_reason
-from .names import validate_object_name
+from .names import is_valid_object_name, validate_object_name
 from .storage import open_bucket
 from .web import json_response, require_method
 
@@ -117,8 +117,12 @@ def _start(request: flask.Request) -> flask.Response:
             validate_object_name(prefix.rstrip("/") or "x")
         found = []
         for info in source.list(prefix):
-            if info.name.endswith("/") or reserved_reason(info.name, settings):
-                continue
+            if (
+                info.name.endswith("/")
+                or not is_valid_object_name(info.name)
+                or reserved_reason(info.name, settings)
+            ):
+                continue  # a folder placeholder, or an object no result can be stored for
             if len(found) == limit:
                 raise _too_many(limit + 1, limit, prefix=prefix)
             found.append((settings.input_bucket, info.name, info.generation))

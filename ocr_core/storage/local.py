@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .. import errors
 from ..logs import get_logger
-from ..names import validate_object_name
+from ..names import is_valid_object_name, validate_object_name
 from .base import ObjectInfo, PreconditionFailed, within_limit
 
 TEMP_PREFIX = ".ocrtmp-"
@@ -151,11 +151,8 @@ class LocalBucket:
         reason = None
         if full.is_symlink():
             reason = "a symbolic link is not an object"
-        else:
-            try:
-                validate_object_name(name)
-            except errors.InvalidObjectName as exc:
-                reason = exc.message
+        elif not is_valid_object_name(name):
+            reason = "no object can have its name (not UTF-8, control characters, too long)"
         if reason is None:
             return True
         if name not in self._skipped:
