@@ -221,7 +221,9 @@ def test_poisoned_objects_never_stall_the_background_path(stack: LocalStack) -> 
     shutil.copyfile(TEST_IMAGES / "hello.jpg", folder / "after.jpg")
     result = stack.wait_result("poison/after.jpg", timeout_s=30)
     assert "hello world" in " ".join(words(result["text"]))
-    assert time.monotonic() - started < 20
+    elapsed = time.monotonic() - started
+    print(f"a normal file after the poisoned ones: result in {elapsed:.1f} s")
+    assert elapsed < 20
 
     time.sleep(3)  # what a retry would do, it has had time to start
     for name in ("passwd-0.jpg", "hostname.jpg", "deleted.jpg"):
