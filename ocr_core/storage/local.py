@@ -21,6 +21,7 @@ import mimetypes
 import os
 import secrets
 import stat as stat_mod
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,8 @@ from ..names import is_valid_object_name, validate_object_name
 from .base import ObjectInfo, PreconditionFailed, within_limit
 
 TEMP_PREFIX = ".ocrtmp-"
+#: A temporary file older than this was left by a process killed mid-write.
+ABANDONED_TEMP_S = 3600
 log = get_logger("storage.local")
 
 
@@ -45,6 +48,16 @@ class LocalBucket:
         self.root.mkdir(parents=True, exist_ok=True)
         self.temp_dir = self.root.parent / f".{name}.tmp"
         self._skipped: set[str] = set()  # files already logged as not objects
+        self._remove_abandoned_temp_files()
+
+    def _remove_abandoned_temp_files(self) -> None:
+        """A process killed mid-write leaves its temporary file: gone after an hour."""
+        cutoff = time.time() - ABANDONED_TEMP_S
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.temp_dir):
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
 
     def path_of(self, name: str) -> Path:
         validate_object_name(name)
@@ -65,14 +78,22 @@ class LocalBucket:
             updated=updated.isoformat().replace("+00:00", "Z"),
         )
 
-    def stat(self, name: str) -> ObjectInfo | None:
+    def _object_path(self, name: str) -> Path | None:
+        """The file of object ``name``; None for a link, or a path that leads out of the
+        folder through one: not objects of this bucket."""
+        validate_object_name(name)
         try:
             path = self.path_of(name)
-            if (self.root / name).is_symlink():
+        except errors.InvalidObjectName:
+            return None
+        return None if (self.root / name).is_symlink() else path
+
+    def stat(self, name: str) -> ObjectInfo | None:
+        try:
+            path = self._object_path(name)
+            if path is None:
                 return None
             st = path.stat()
-        except errors.InvalidObjectName:
-            return None  # through a link that leads out of the folder: not an object here
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -80,8 +101,8 @@ class LocalBucket:
         return self._info(name, st) if _is_file(st) else None
 
     def read(self, name: str, max_bytes: int | None = None) -> bytes:
-        path = self.path_of(name)
-        if (self.root / name).is_symlink():
+        path = self._object_path(name)
+        if path is None:
             raise errors.NotFound(f"No object {name!r} in bucket {self.name!r}")
         try:
             with path.open("rb") as fh:
