@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ocr_core.config import Settings
+from ocr_core.errors import OcrError
 from ocr_core.events import FINALIZED
 from ocr_core.layout import reserved_reason
 from ocr_core.logs import get_logger
@@ -148,7 +149,10 @@ class Watcher(Poller):
                 due.append(heapq.heappop(self._retries))
         started = 0
         for retry in due:
-            current = self.input.stat(retry.info.name)
+            try:
+                current = self.input.stat(retry.info.name)
+            except OcrError:  # cannot tell (the disk is busy): let the delivery find out
+                current = retry.info
             if current is None or current.generation != retry.info.generation:
                 log.info(
                     "retry dropped: the object was deleted or replaced",
