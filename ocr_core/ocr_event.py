@@ -65,13 +65,18 @@ def failed_delivery(exc: BaseException, http_status: int | None) -> tuple[int, d
     anything else 500, so that the platform retries (bounded by ``EVENT_MAX_AGE_S``).
     """
     setup_logging(get_settings().log_level)
-    unreadable = http_status in (400, 413, 415) or isinstance(
-        exc, (RecursionError, UnicodeDecodeError, EventError)
+    # The first line only: functions-framework's own 400 goes on with the request's
+    # headers (an Authorization header among them), which belong in no log.
+    summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+    permanent = isinstance(exc, errors.OcrError) and exc.permanent
+    unreadable = permanent or (
+        http_status in (400, 413, 415)
+        or isinstance(exc, (RecursionError, UnicodeDecodeError, EventError))
     )
     if unreadable:
         log.error(
             "unusable delivery acknowledged without processing",
-            extra={"reason": f"{type(exc).__name__}: {exc}"[:300]},
+            extra={"reason": summary},
         )
         return 200, {
             "acknowledged": True,
@@ -80,7 +85,7 @@ def failed_delivery(exc: BaseException, http_status: int | None) -> tuple[int, d
     if http_status is not None:  # not a delivery at all: a GET, an unknown path
         return http_status, {
             "success": False,
-            "error": {"code": "invalid_request", "message": str(exc)[:300]},
+            "error": {"code": "invalid_request", "message": summary},
         }
     if isinstance(exc, errors.OcrError):
         log.warning("delivery failed; it will be retried", extra={"code": exc.code})

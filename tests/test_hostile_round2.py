@@ -400,8 +400,12 @@ def test_malformed_pushes_are_acknowledged_in_json_with_a_log_line(
 ) -> None:
     body, content_type = MALFORMED_PUSHES[case]
     before = len(ocr_server.log_path.read_bytes())
+    token = "Bearer not-for-the-logs"  # what a push subscription with OIDC sends
     response = requests.post(
-        ocr_server.url, data=body, headers={"Content-Type": content_type}, timeout=30
+        ocr_server.url,
+        data=body,
+        headers={"Content-Type": content_type, "Authorization": token},
+        timeout=30,
     )
     # Any other answer makes Pub/Sub redeliver it, for days, to the same end.
     assert 200 <= response.status_code < 300, (response.status_code, response.text[:300])
@@ -415,6 +419,7 @@ def test_malformed_pushes_are_acknowledged_in_json_with_a_log_line(
         10,
         f"a log line saying {line!r}",
     )
+    assert "not-for-the-logs" not in ocr_server.log_path.read_text(errors="replace")
 
 
 def _peak_rss_mib(server: FunctionServer) -> int:
