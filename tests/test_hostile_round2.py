@@ -486,3 +486,21 @@ def test_the_ocr_function_still_processes_events_after_the_malformed_ones(
     assert response.status_code == 200
     stored = json.loads((ocr_server.data_dir / "ocr-results" / "fine.jpg.json").read_text())
     assert "hello world" in " ".join(words(stored["text"]))
+
+
+def test_an_operation_document_written_over_by_hand_is_absent_not_a_500(
+    upload_client, settings
+) -> None:
+    inputs = settings.data_dir / settings.input_bucket
+    inputs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(TEST_IMAGES / "hello.jpg", inputs / "a.jpg")
+    started = upload_client.post("/operations", json={"objects": ["a.jpg"]})
+    assert started.status_code == 202
+    op_id = started.get_json()["name"].split("/", 1)[1]
+    # What an image result written over it looked like (before names were reserved).
+    op_file = settings.data_dir / settings.results_bucket / "_operations" / f"{op_id}.json"
+    op_file.write_text(json.dumps({"success": True, "text": "hello"}))
+    response = upload_client.get(f"/operations/{op_id}")
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+    listing = upload_client.get("/operations")
+    assert listing.status_code == 200 and listing.get_json()["operations"] == []
