@@ -34,11 +34,15 @@ def answer_json(exc: Exception) -> flask.Response:
     return flask.Response(json.dumps(body), status, mimetype="application/json")
 
 
-# functions-framework answers a handled event with its plain "OK" page (text/html): say
-# the same in JSON, as every other answer is. The module loads inside the app's context.
-@flask.current_app.after_request
 def acknowledge_in_json(response: flask.Response) -> flask.Response:
+    """functions-framework answers a handled event with a plain "OK" (text/html): say the
+    same in JSON, as every other answer is."""
     if response.status_code == 200 and response.mimetype == "text/html":
         response.set_data(json.dumps({"acknowledged": True}))
         response.mimetype = "application/json"
     return response
+
+
+# functions-framework loads this module inside its app's context (a bare import has none).
+if flask.has_app_context():
+    flask.current_app.after_request(acknowledge_in_json)
