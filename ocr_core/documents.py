@@ -30,7 +30,8 @@ from .config import MIB, Settings, get_settings
 from .engines import get_engine
 from .engines.base import Block, Box, Line, Word, mean_confidence, recognize_guarded
 from .engines.slots import engine_slot
-from .intake import MAX_SIDE, _normalise_mode
+from .intake import MAX_JPEG_SCANS, MAX_SIDE, _normalise_mode
+from .jpeg import check_structure
 from .layout import shards_prefix
 from .logs import get_logger
 
@@ -217,6 +218,19 @@ def _check_page_images(page: Any, number: int, budget: int) -> None:
     total = 0
     for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4):
         width, height = image.get_px_size()
+        if "DCTDecode" in image.get_filters():
+            # A JPEG inside: the same scan bomb as a JPEG upload, decoded under the lock.
+            try:
+                check_structure(
+                    bytes(image.get_data(decode_simple=False)),
+                    (width, height),
+                    max_scans=MAX_JPEG_SCANS,
+                    huffman_only=False,
+                )
+            except errors.ImageTooComplex as exc:
+                raise errors.ImageTooComplex(f"Page {number}: {exc.message}", page=number) from exc
+            except errors.CorruptImage as exc:
+                raise errors.CorruptDocument(f"Page {number}: {exc.message}", page=number) from exc
         bits = image.get_metadata().bits_per_pixel
         total += width * height * (1 if 0 < bits <= 8 else 4)  # grey, or PDFium's BGRA
         if total > budget:

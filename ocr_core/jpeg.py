@@ -24,10 +24,15 @@ _NO_LENGTH = {0x01, *range(0xD0, 0xD8)}  # TEM and the restart markers
 FLOOR_SHARE = 0.5
 
 
-def check_structure(data: bytes, size: tuple[int, int], *, max_scans: int) -> None:
+def check_structure(
+    data: bytes, size: tuple[int, int], *, max_scans: int, huffman_only: bool = True
+) -> None:
     """Raise ImageTooComplex past ``max_scans``, CorruptImage when the coded data is far too
-    little for ``size``, UnsupportedFormat for arithmetic or hierarchical coding."""
+    little for ``size``, UnsupportedFormat for arithmetic or hierarchical coding (with
+    ``huffman_only=False`` such a file is let through the data-size floor instead: PDFium
+    decodes them)."""
     scans = 0
+    huffman = True
     coded_bytes = 0
     pos = 2  # after SOI
     end = len(data)
@@ -47,6 +52,8 @@ def check_structure(data: bytes, size: tuple[int, int], *, max_scans: int) -> No
             break
         segment_end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
         if marker in OTHER_FRAMES:
+            huffman = False
+        if marker in OTHER_FRAMES and huffman_only:
             raise errors.UnsupportedFormat(
                 "Arithmetic-coded and hierarchical JPEG files are not supported; "
                 "save the image as a baseline or progressive JPEG",
@@ -67,7 +74,7 @@ def check_structure(data: bytes, size: tuple[int, int], *, max_scans: int) -> No
     width, height = size
     blocks = -(-width // 8) * -(-height // 8)
     floor = int(blocks / 8 * FLOOR_SHARE)
-    if coded_bytes < floor:
+    if huffman and coded_bytes < floor:
         raise errors.CorruptImage(
             f"The JPEG file is damaged or truncated: its header says {width}x{height} pixels "
             f"but it holds {coded_bytes} bytes of image data (at least {floor} needed)",
