@@ -395,6 +395,8 @@ MALFORMED_PUSHES = {
         "application/cloudevents+json",
     ),
     "not-json": (b"\x00\xffnot json", "application/json"),
+    "binary-cloudevent-nested-100000-deep": (b"[" * 100_000 + b"]" * 100_000, "binary"),
+    "binary-cloudevent-name-not-a-string": (b'{"bucket": "ocr-input", "name": [1]}', "binary"),
 }
 
 
@@ -405,12 +407,10 @@ def test_malformed_pushes_are_acknowledged_in_json_with_a_log_line(
     body, content_type = MALFORMED_PUSHES[case]
     before = len(ocr_server.log_path.read_bytes())
     token = "Bearer not-for-the-logs"  # what a push subscription with OIDC sends
-    response = requests.post(
-        ocr_server.url,
-        data=body,
-        headers={"Content-Type": content_type, "Authorization": token},
-        timeout=30,
-    )
+    headers = {"Content-Type": content_type, "Authorization": token}
+    if content_type == "binary":  # Eventarc's storage event, its data hostile
+        headers.update(finalized_headers("ocr-input", "x.jpg"), Authorization=token)
+    response = requests.post(ocr_server.url, data=body, headers=headers, timeout=30)
     # Any other answer makes Pub/Sub redeliver it, for days, to the same end.
     assert 200 <= response.status_code < 300, (response.status_code, response.text[:300])
     assert response.headers["Content-Type"].startswith("application/json"), response.text[:300]

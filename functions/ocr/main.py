@@ -10,6 +10,7 @@ import json
 
 import flask
 import functions_framework
+from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import HTTPException
 
@@ -28,9 +29,13 @@ def on_object_finalized(cloud_event: CloudEvent) -> None:
 def answer_json(exc: Exception) -> flask.Response:
     """Every failure answers JSON, never the framework's HTML; what can never succeed is
     acknowledged (ocr_event.failed_delivery says which)."""
-    status, body = ocr_event.failed_delivery(
-        exc, exc.code if isinstance(exc, HTTPException) else None
-    )
+    if isinstance(exc, HTTPException):
+        status = exc.code
+    elif isinstance(exc, CloudEventError):  # the SDK could not read it (data past any parser)
+        status = 400
+    else:
+        status = None
+    status, body = ocr_event.failed_delivery(exc, status)
     return flask.Response(json.dumps(body), status, mimetype="application/json")
 
 
