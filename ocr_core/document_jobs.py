@@ -206,7 +206,9 @@ def _run_image(task: Task, obj: dict[str, Any]) -> str:
     """A plain image in a batch: the single-image pipeline does it, one page."""
     from .pipeline import process_object  # pipeline imports this module
 
-    process_object(obj["bucket"], obj["name"], int(obj["generation"]))
+    outcome = process_object(obj["bucket"], obj["name"], int(obj["generation"]))
+    if outcome.action == "ignored":  # a name no result can be stored under: never retried
+        raise errors.InvalidObjectName(f"The object name {obj['name'][:200]!r} is not usable")
     result = _load_json(open_bucket(get_settings().results_bucket), _result_name(obj))
     if result is None:
         raise errors.StorageError("The image result did not appear; retry")

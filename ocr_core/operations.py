@@ -25,6 +25,7 @@ from typing import Any
 
 from . import errors, progress
 from .config import get_settings
+from .layout import operations_prefix
 from .logs import get_logger
 from .results import utc_now
 from .storage import Bucket, PreconditionFailed, open_bucket
@@ -43,7 +44,7 @@ def _bucket() -> Bucket:
 
 def store_prefix() -> str:
     """Operations live under this prefix of the results bucket (reserved for them)."""
-    return f"{get_settings().results_prefix}_operations/"
+    return operations_prefix(get_settings())
 
 
 def _path(op_id: str) -> str:
@@ -136,9 +137,24 @@ def _read(op_id: str) -> tuple[dict[str, Any] | None, int]:
     except errors.NotFound:
         return None, 0
     try:
-        return json.loads(raw), info.generation
-    except ValueError as exc:
+        op = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise errors.StorageError(f"Operation {op_id} is unreadable") from exc
+    if not _is_operation(op):
+        # Not one of ours (written over by hand?): absent, rather than a 500 for ever.
+        log.error("stored operation is not an operation; ignored", extra={"operation": op_id})
+        return None, info.generation
+    return op, info.generation
+
+
+def _is_operation(op: Any) -> bool:
+    meta = op.get("metadata") if isinstance(op, dict) else None
+    return (
+        isinstance(meta, dict)
+        and isinstance(meta.get("documents"), list)
+        and isinstance(op.get("name"), str)
+        and "done" in op
+    )
 
 
 def update(op_id: str, mutate: Callable[[dict[str, Any]], bool | None]) -> dict[str, Any] | None:
