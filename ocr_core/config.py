@@ -81,6 +81,10 @@ class Settings:
     document_shard_pages: int = 20
     pdf_render_dpi: int = 300
     document_page_max_pixels: int = 12_000_000
+    # What a PDF page's images may decode to: PDFium decodes each whole to draw it. A
+    # quarter of the OCR function's 2 GiB (terraform/variables.tf): a 20000x20000 grey
+    # image (381 MiB decoded) peaked the worker at 706 MiB, a 40000x20000 one at 1,090.
+    pdf_max_image_bytes: int = 512 * MIB
     pdf_use_text_layer: bool = True
     task_queue: str = "local"
     tasks_topic: str = ""
@@ -176,6 +180,7 @@ def _document_settings() -> dict[str, object]:
         "document_page_max_pixels": _int(
             "DOCUMENT_PAGE_MAX_PIXELS", Settings.document_page_max_pixels
         ),
+        "pdf_max_image_bytes": _int("PDF_MAX_IMAGE_MIB", Settings.pdf_max_image_bytes // MIB) * MIB,
         "pdf_use_text_layer": use_text in ("true", "1", "yes"),
         "task_queue": queue,
         "tasks_topic": topic,

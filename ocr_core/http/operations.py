@@ -22,9 +22,9 @@ from ocr_core.http.guard import json_response
 from ocr_core.http.routes import MAX_JSON_BODY
 from ocr_core.jobs import operations
 from ocr_core.jobs.documents import start_batch, write_cancelled_results
-from ocr_core.names import validate_object_name
+from ocr_core.jobs.layout import check_not_reserved, reserved_reason
+from ocr_core.names import is_valid_object_name, validate_object_name
 from ocr_core.storage import open_bucket
-from ocr_core.storage.local import is_temp_name
 
 MAX_BODY = MAX_JSON_BODY
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
@@ -92,12 +92,14 @@ def _start(request: flask.Request) -> flask.Response:
             or not all(isinstance(n, str) for n in objects)
         ):
             raise errors.InvalidRequest("objects must be a non-empty list of object names")
-        names = list(dict.fromkeys(validate_object_name(n) for n in objects))
+        names = list(
+            dict.fromkeys(check_not_reserved(validate_object_name(n), settings) for n in objects)
+        )
         if len(names) > limit:
             raise _too_many(len(names), limit)
         found, missing = [], []
         for name in names:
-            info = None if _is_reserved(name) else source.stat(name)
+            info = source.stat(name)
             if info is None:
                 missing.append(name)
             else:
@@ -114,8 +116,12 @@ def _start(request: flask.Request) -> flask.Response:
             validate_object_name(prefix.rstrip("/") or "x")
         found = []
         for info in source.list(prefix):
-            if _is_reserved(info.name) or info.name.endswith("/"):
-                continue
+            if (
+                info.name.endswith("/")
+                or not is_valid_object_name(info.name)
+                or reserved_reason(info.name, settings)
+            ):
+                continue  # a folder placeholder, or an object no result can be stored for
             if len(found) == limit:
                 raise _too_many(limit + 1, limit, prefix=prefix)
             found.append((settings.input_bucket, info.name, info.generation))
@@ -126,13 +132,6 @@ def _start(request: flask.Request) -> flask.Response:
     body = _render(request, op)
     location = f"{request.host_url.rstrip('/')}/{op['name']}"
     return json_response(body, 202, {"Location": location, "Cache-Control": "no-store"})
-
-
-def _is_reserved(name: str) -> bool:
-    settings = get_settings()
-    if is_temp_name(name):
-        return True
-    return settings.results_bucket_is_input and name.startswith(settings.results_prefix)
 
 
 def _too_many(count: int, limit: int, **details: object) -> errors.OcrError:
@@ -159,6 +158,8 @@ def _json_body(request: flask.Request) -> dict[str, Any]:
         raise too_large
     try:
         body = json.loads(raw or b"null")
+    except RecursionError as exc:  # [[[[... nested past the parser's depth
+        raise errors.InvalidRequest("The request body is nested too deeply") from exc
     except ValueError as exc:
         raise errors.InvalidRequest("The request body is not valid JSON") from exc
     if not isinstance(body, dict):

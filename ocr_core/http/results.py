@@ -13,6 +13,7 @@ from ocr_core.config import get_settings
 from ocr_core.http import routes
 from ocr_core.http.access import check_api_key
 from ocr_core.http.guard import Handler, guarded, json_response, no_route
+from ocr_core.jobs.layout import check_not_reserved
 from ocr_core.jobs.operations import progress_for_object
 from ocr_core.names import validate_object_name
 from ocr_core.schema import Health, Pending
@@ -60,13 +61,14 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
         raise errors.InvalidRequest(
             f"format must be one of {', '.join(FORMATS)}", parameter="format"
         )
-    name = validate_object_name(object)
     settings = get_settings()
+    # Operations and shards live in the results bucket too: they are never served here.
+    name = check_not_reserved(validate_object_name(object), settings)
     results = open_bucket(settings.results_bucket)
     source = open_bucket(settings.input_bucket)
     result_name = settings.result_name(name)
 
-    document = _load(results, result_name)
+    document = _load(results, result_name, name)
     current = source.stat(name)
     if document is not None and not _superseded(document, current):
         return _render(document, fmt)
@@ -88,16 +90,20 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
     raise errors.NotFound(f"No object and no result named {name!r}", object=name)
 
 
-def _load(results: object, result_name: str) -> dict[str, object] | None:
+def _load(results: object, result_name: str, name: str) -> dict[str, object] | None:
+    """The stored result of ``name``; a document that is not its result is not served."""
     try:
         raw = results.read(result_name)  # type: ignore[attr-defined]
     except errors.NotFound:
         return None
     try:
         document = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise errors.StorageError("The stored result is unreadable") from exc
-    return document if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        return None
+    obj = document.get("object")
+    return document if isinstance(obj, dict) and obj.get("name") == name else None
 
 
 def _superseded(document: dict[str, object], current: object) -> bool:

@@ -25,6 +25,7 @@ from ocr_core.config import get_settings
 from ocr_core.engines import get_engine
 from ocr_core.jobs import operations, progress
 from ocr_core.jobs.images import process_object
+from ocr_core.jobs.layout import shard_name
 from ocr_core.jobs.operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
 from ocr_core.jobs.tasks import Task, publish
 from ocr_core.logs import get_logger, log_context
@@ -35,7 +36,6 @@ from ocr_core.recognition.documents import (
     ocr_pages,
     open_document,
     page_ranges,
-    shard_name,
 )
 from ocr_core.schema import (
     SCHEMA_VERSION,
@@ -215,6 +215,8 @@ def _run_image(task: Task, obj: dict[str, Any]) -> str:
     outcome = process_object(
         obj["bucket"], obj["name"], int(obj["generation"]), on_document=start_for_object
     )
+    if outcome.action == "ignored":  # a name no result can be stored under: never retried
+        raise errors.InvalidObjectName(f"The object name {obj['name'][:200]!r} is not usable")
     # A duplicate or a stale delivery carries no document: the stored one is the result.
     result = outcome.document or _load_json(
         open_bucket(get_settings().results_bucket), _result_name(obj)

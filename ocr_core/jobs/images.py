@@ -11,13 +11,13 @@ from typing import Any
 
 from ocr_core import errors
 from ocr_core.config import get_settings
+from ocr_core.jobs.layout import check_not_reserved
 from ocr_core.logs import get_logger
 from ocr_core.names import validate_object_name
 from ocr_core.recognition.documents import document_kind
 from ocr_core.recognition.extract import extract
 from ocr_core.schema import failed_document, object_ref
 from ocr_core.storage import ObjectInfo, PreconditionFailed, open_bucket
-from ocr_core.storage.local import is_temp_name
 
 log = get_logger("pipeline")
 
@@ -57,12 +57,18 @@ def process_object(
             extra={"bucket": bucket_name, "input_bucket": settings.input_bucket},
         )
         return Outcome("ignored")
-    if _is_own_output(name) or name.endswith("/") or is_temp_name(name):
-        return Outcome("ignored")
+    if name.endswith("/"):
+        return Outcome("ignored")  # a folder placeholder
     try:
         validate_object_name(name)
-    except errors.InvalidObjectName as exc:
-        log.warning("event with an unusable object name", extra={"reason": exc.message})
+        check_not_reserved(name, settings)
+    except (errors.InvalidObjectName, errors.ReservedObjectName) as exc:
+        # Its result could not be stored (or would overwrite one of our own documents):
+        # acknowledged, never retried; GET /results answers the same code for it.
+        log.warning(
+            "event for an object that cannot be processed; acknowledged",
+            extra={"code": exc.code, "reason": exc.message},
+        )
         return Outcome("ignored")
 
     key = (bucket_name, name, generation)
@@ -75,11 +81,6 @@ def process_object(
         finally:
             with _in_flight_guard:
                 _in_flight.pop(key, None)
-
-
-def _is_own_output(name: str) -> bool:
-    settings = get_settings()
-    return settings.results_bucket_is_input and name.startswith(settings.results_prefix)
 
 
 def _process_locked(

@@ -138,9 +138,24 @@ def _read(op_id: str) -> tuple[dict[str, Any] | None, int]:
     except errors.NotFound:
         return None, 0
     try:
-        return json.loads(raw), info.generation
-    except ValueError as exc:
+        op = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise errors.StorageError(f"Operation {op_id} is unreadable") from exc
+    if not _is_operation(op):
+        # Not one of ours (written over by hand?): absent, rather than a 500 for ever.
+        log.error("stored operation is not an operation; ignored", extra={"operation": op_id})
+        return None, info.generation
+    return op, info.generation
+
+
+def _is_operation(op: Any) -> bool:
+    meta = op.get("metadata") if isinstance(op, dict) else None
+    return (
+        isinstance(meta, dict)
+        and isinstance(meta.get("documents"), list)
+        and isinstance(op.get("name"), str)
+        and "done" in op
+    )
 
 
 def update(op_id: str, mutate: Callable[[dict[str, Any]], bool | None]) -> dict[str, Any] | None:

@@ -18,7 +18,12 @@ from ocr_core.engines.base import OcrOutput, recognize_guarded
 from ocr_core.engines.slots import engine_slot
 from ocr_core.logs import get_logger
 from ocr_core.recognition.cache import ResultCache
-from ocr_core.recognition.intake import PREPROCESSING_VERSION, IntakeImage, load_image, pixel_count
+from ocr_core.recognition.intake import (
+    PREPROCESSING_VERSION,
+    IntakeImage,
+    check_header,
+    load_image,
+)
 from ocr_core.schema import UNSET, ImageMetadata, ResultDocument, utc_now
 from ocr_core.schema import Engine as EngineInfo
 
@@ -72,7 +77,11 @@ def _extract_uncached(
     data: bytes, lang: str | None, engine: Engine, started: float
 ) -> dict[str, Any]:
     settings = get_settings()
-    with engine_slot(engine, pixel_count(data)):
+    # Refused from its header (a bomb, a scan bomb, a fake size) before taking a slot.
+    pixels = check_header(
+        data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+    )
+    with engine_slot(engine, pixels):
         image = load_image(
             data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
         )
