@@ -21,7 +21,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ocr_core import errors
 from ocr_core.config import get_settings
-from ocr_core.http.guard import MAX_FORM_PARTS, MULTIPART_OVERHEAD, json_response, parse_form
+from ocr_core.http.forms import MAX_FORM_PARTS, MULTIPART_OVERHEAD, parse_form
+from ocr_core.http.guard import json_response
 from ocr_core.logs import get_logger
 from ocr_core.recognition.extract import extract
 from ocr_core.schema import BatchResponse, failed_document

@@ -14,7 +14,8 @@ from ocr_core.config import get_settings
 from ocr_core.engines.slots import engine_slot
 from ocr_core.http import batch, operations, routes, site
 from ocr_core.http.access import check_api_key, rate_limit
-from ocr_core.http.guard import guarded, json_response, no_route, read_upload
+from ocr_core.http.forms import read_upload
+from ocr_core.http.guard import guarded, json_response, no_route
 from ocr_core.names import safe_upload_name
 from ocr_core.recognition.extract import extract
 from ocr_core.recognition.intake import load_image, pixel_count
