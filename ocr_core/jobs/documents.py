@@ -160,11 +160,10 @@ def plan(task: Task, data: bytes | None = None) -> str:
     publish([Task("pages", task.operation, task.index, f, last) for f, last in ranges])
 
     def record(op: dict[str, Any]) -> bool:
-        entry = op["metadata"]["documents"][task.index]
-        if entry["state"] != QUEUED:
-            return False
-        entry.update(
-            state=RUNNING,
+        if not operations.move(
+            operations.document(op, task.index),
+            RUNNING,
+            only_from=(QUEUED,),
             kind=kind,
             page_count=page_count,
             shards_total=len(ranges),
@@ -172,7 +171,8 @@ def plan(task: Task, data: bytes | None = None) -> str:
             sha256=sha256,
             size_bytes=size,
             started_at=utc_now(),
-        )
+        ):
+            return False
         operations.settle(op)
         return True
 
@@ -232,18 +232,17 @@ def _record_finished(task: Task, result: dict[str, Any]) -> None:
     pages = int((result.get("document") or {}).get("page_count") or 1)
 
     def mutate(op: dict[str, Any]) -> bool:
-        entry = op["metadata"]["documents"][task.index]
-        if entry["state"] in TERMINAL:
-            return False
-        entry.update(
-            state=FAILED if failed else DONE,
+        if not operations.move(
+            operations.document(op, task.index),
+            FAILED if failed else DONE,
             kind=(result.get("document") or {}).get("format")
             or (result.get("image") or {}).get("format"),
             page_count=pages,
             pages_done=0 if failed else pages,
             shards=list(result.get("shards") or []),
             error=result.get("error") if failed else None,
-        )
+        ):
+            return False
         operations.settle(op)
         return True
 
@@ -358,14 +357,15 @@ def finalize(task: Task) -> None:
     _write_result(results, doc, document)
 
     def mutate(op: dict[str, Any]) -> bool:
-        entry = op["metadata"]["documents"][task.index]
-        if entry["state"] != RUNNING:
-            return False
-        entry.update(
-            state=DONE,
+        entry = operations.document(op, task.index)
+        if not operations.move(
+            entry,
+            DONE,
+            only_from=(RUNNING,),
             pages_done=entry["page_count"],
             shards_done=sorted(progress.shards_done(task.operation, task.index)),
-        )
+        ):
+            return False
         operations.settle(op)
         return True
 
@@ -421,10 +421,8 @@ def fail(task: Task, error: errors.OcrError) -> None:
         _write_result(open_bucket(get_settings().results_bucket), doc, body)
 
     def mutate(op: dict[str, Any]) -> bool:
-        entry = op["metadata"]["documents"][task.index]
-        if entry["state"] in TERMINAL:
+        if not operations.move(operations.document(op, task.index), FAILED, error=error.to_dict()):
             return False
-        entry.update(state=FAILED, error=error.to_dict())
         operations.settle(op)
         return True
 

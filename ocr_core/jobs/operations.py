@@ -35,6 +35,15 @@ log = get_logger("operations")
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 TERMINAL = (DONE, FAILED, CANCELLED)
+#: A document's state machine: the states each may move to. Terminal states never change,
+#: so a late or duplicate task cannot undo a cancel or a finished result.
+NEXT: dict[str, frozenset[str]] = {
+    QUEUED: frozenset({RUNNING, DONE, FAILED, CANCELLED}),
+    RUNNING: frozenset({DONE, FAILED, CANCELLED}),
+    DONE: frozenset(),
+    FAILED: frozenset(),
+    CANCELLED: frozenset(),
+}
 _ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,79}$")
 UPDATE_ATTEMPTS = 50
 
@@ -84,6 +93,24 @@ def document_entry(bucket: str, name: str, generation: int) -> dict[str, Any]:
         "shards": [],
         "error": None,
     }
+
+
+def move(
+    entry: dict[str, Any], state: str, *, only_from: tuple[str, ...] = (), **fields: Any
+) -> bool:
+    """The one way a document entry changes state: to ``state`` (with ``fields``) when the
+    state machine allows it from its current state (and that state is in ``only_from``,
+    when given). False, and nothing changed, otherwise."""
+    current = entry["state"]
+    if state not in NEXT[current] or (only_from and current not in only_from):
+        return False
+    entry.update(state=state, **fields)
+    return True
+
+
+def document(op: dict[str, Any], index: int) -> dict[str, Any]:
+    """Document ``index`` of ``op``."""
+    return op["metadata"]["documents"][index]
 
 
 def new_operation(
@@ -266,8 +293,7 @@ def cancel(op_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         op["done"] = True
         op["error"] = {"code": "cancelled", "message": "The operation was cancelled"}
         for doc in meta["documents"]:
-            if doc["state"] not in TERMINAL:
-                doc["state"] = CANCELLED
+            if move(doc, CANCELLED):
                 stopped.append(doc)
         return True
 
