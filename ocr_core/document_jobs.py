@@ -356,6 +356,14 @@ def finalize(task: Task) -> None:
     pages.sort(key=lambda p: p["page_number"])
     document = _document_result(op, doc, pages, engine)
     _write_result(results, doc, document)
+    # PDF, hOCR, ALTO beside the result (docs/formats.md), read shard by shard; before the
+    # document is marked done, so that a done operation's files are there.
+    request = op["metadata"].get("request") or {}
+    formats = request.get("output_formats", settings.output_formats)
+    if formats:
+        from .render.store import write_renditions
+
+        write_renditions(document, tuple(formats))
 
     def mutate(op: dict[str, Any]) -> bool:
         entry = op["metadata"]["documents"][task.index]

@@ -116,6 +116,12 @@ class ResultFailed(OcrError):
     code, status = "ocr_failed", 422
 
 
+class SourceUnavailable(OcrError):
+    """The searchable PDF draws the original pages: it needs the object as it was OCRed."""
+
+    code, status = "source_unavailable", 409
+
+
 class TooManyPages(OcrError):
     code, status = "too_many_pages", 413
 

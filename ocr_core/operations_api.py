@@ -20,6 +20,7 @@ from . import errors, operations
 from .config import get_settings
 from .document_jobs import start_batch, write_cancelled_results
 from .names import validate_object_name
+from .render import parse_formats
 from .storage import open_bucket
 from .storage.local import is_temp_name
 from .web import json_response, require_method
@@ -123,6 +124,8 @@ def _start(request: flask.Request) -> flask.Response:
         if not found:
             raise errors.NotFound(f"No object under the prefix {prefix!r}", prefix=prefix)
         request_echo = {"prefix": prefix}
+    if spec.get("output_formats") is not None:  # files beside each result: docs/formats.md
+        request_echo["output_formats"] = list(parse_formats(spec["output_formats"]))
     op = start_batch(found, request_echo)
     body = _render(request, op)
     location = f"{request.host_url.rstrip('/')}/{op['name']}"

@@ -44,13 +44,10 @@ def page_count(result: dict[str, Any]) -> int:
     return len(result.get("pages") or [])
 
 
-def iter_pages(result: dict[str, Any], load_shard: ShardLoader | None = None) -> Iterator[RenderPage]:
+def iter_pages(
+    result: dict[str, Any], load_shard: ShardLoader | None = None
+) -> Iterator[RenderPage]:
     """Every page of a ``done`` result, in page order, with its blocks."""
-    if result.get("status") != "done":
-        raise errors.ResultFailed(
-            "OCR failed for this object, so there is nothing to render",
-            cause=(result.get("error") or {}).get("code"),
-        )
     if isinstance(result.get("document"), dict):
         yield from _document_pages(result, load_shard)
         return

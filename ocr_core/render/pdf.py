@@ -46,7 +46,9 @@ def render_pdf(
 # --- pages made from images ----------------------------------------------------------------
 
 
-def _tiff_images(source: bytes, pages: Iterator[RenderPage]) -> Iterator[tuple[PdfImage, RenderPage]]:
+def _tiff_images(
+    source: bytes, pages: Iterator[RenderPage]
+) -> Iterator[tuple[PdfImage, RenderPage]]:
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(source), formats=["TIFF"]) as tiff:
@@ -69,8 +71,8 @@ def _image_pdf(items: Iterator[tuple[PdfImage, RenderPage]]) -> Iterator[bytes]:
     kids: list[int] = []
     for image, page in items:
         page_w, page_h = image.page_size()
-        frame_w, frame_h = (page.width, page.height) if page.width and page.height else (
-            image.upright_size
+        frame_w, frame_h = (
+            (page.width, page.height) if page.width and page.height else (image.upright_size)
         )
         image_number = w.reserve()
         entries = image.entries
@@ -79,7 +81,9 @@ def _image_pdf(items: Iterator[tuple[PdfImage, RenderPage]]) -> Iterator[bytes]:
             w.stream(smask_number, image.smask.entries, image.smask.data)
             entries += b" /SMask %d 0 R" % smask_number
         w.stream(image_number, entries, image.data)
-        draw = "q " + " ".join(_num(v) for v in image.draw_matrix(page_w, page_h)) + " cm /Im0 Do Q\n"
+        draw = (
+            "q " + " ".join(_num(v) for v in image.draw_matrix(page_w, page_h)) + " cm /Im0 Do Q\n"
+        )
         scale: Matrix = (page_w / frame_w, 0.0, 0.0, page_h / frame_h, 0.0, 0.0)
         text = text_operators(_page_lines(page), frame_h, scale, FONT_KEY, codes)
         content = w.reserve()
@@ -254,7 +258,8 @@ def _resources_with(resources: Any, key: str, font_number: int) -> bytes:
         if name == "/Font" and isinstance(value, pikepdf.Dictionary):
             had_fonts = True
             fonts = [
-                pikepdf.Name(k).unparse() + b" " + value.get(k).unparse() for k in value.keys()  # noqa: SIM118
+                pikepdf.Name(k).unparse() + b" " + value.get(k).unparse()
+                for k in value.keys()  # noqa: SIM118
             ]
             entries.append(b"/Font << " + b" ".join([*fonts, font_entry]) + b" >>")
         else:
@@ -270,7 +275,12 @@ def _box(obj: Any) -> tuple[float, float, float, float]:
     crop = _rect(_inherited(obj, "/CropBox"))
     if crop is None:
         return media
-    box = (max(crop[0], media[0]), max(crop[1], media[1]), min(crop[2], media[2]), min(crop[3], media[3]))
+    box = (
+        max(crop[0], media[0]),
+        max(crop[1], media[1]),
+        min(crop[2], media[2]),
+        min(crop[3], media[3]),
+    )
     return box if box[2] > box[0] and box[3] > box[1] else media
 
 

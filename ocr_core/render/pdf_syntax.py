@@ -42,9 +42,7 @@ class PdfWriter:
         self.offsets[number] = self.position
         self.write(b"%d %d obj\n%s\nendobj\n" % (number, generation, body))
 
-    def stream(
-        self, number: int, entries: bytes, data: bytes, *, compress: bool = False
-    ) -> None:
+    def stream(self, number: int, entries: bytes, data: bytes, *, compress: bool = False) -> None:
         """A stream object; ``entries`` are its dictionary's entries less /Length."""
         if compress:
             data = zlib.compress(data, 6)
@@ -72,7 +70,9 @@ class PdfWriter:
                     gen = generations.get(number, 0)
                     lines.append(b"%010d %05d n \n" % (self.offsets[number], gen))
         size = max(self.offsets) + 1
-        lines.append(b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (size, trailer, start))
+        lines.append(
+            b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (size, trailer, start)
+        )
         self.write(b"".join(lines))
 
     def xref_stream(self, trailer: bytes, generations: dict[int, int] | None = None) -> None:
@@ -88,8 +88,10 @@ class PdfWriter:
         for first, run in _runs(numbers):
             index.append(b"%d %d" % (first, len(run)))
             for n in run:
-                rows += b"\x01" + self.offsets[n].to_bytes(8, "big") + (
-                    generations.get(n, 0).to_bytes(2, "big")
+                rows += (
+                    b"\x01"
+                    + self.offsets[n].to_bytes(8, "big")
+                    + (generations.get(n, 0).to_bytes(2, "big"))
                 )
         data = zlib.compress(bytes(rows))
         self.write(
