@@ -141,22 +141,46 @@ def text_operators(
     ``lines`` holds each line's words with boxes in pixels of the page frame (origin top
     left, y down, ``frame_height`` pixels high); ``matrix`` maps that frame, flipped to y
     up, onto the page's user space. A space after each word but a line's last keeps the
-    words apart in extracted text even where their boxes touch.
+    words apart in extracted text. Lines of vertical text (a page scanned sideways that
+    the engine read anyway) run down or up their boxes instead of across them.
     """
     ops = ["q", " ".join(_num(v) for v in matrix) + " cm", "BT", "3 Tr", f"/{font} 1 Tf"]
     for words in lines:
         placed = [w for w in words if str(w.get("text", "")).strip()]
+        direction = _direction(placed)
         for index, word in enumerate(placed):
             text = str(word["text"]).strip()
             box = word["box"]
+            x, y = float(box["x"]), float(box["y"])
             width = max(float(box["width"]), 1.0)
             height = max(float(box["height"]), 1.0)
-            stretch = width / (len(text) * GLYPH_WIDTH / 1000)
-            baseline = frame_height - float(box["y"]) - height
-            ops.append(
-                f"{_num(stretch)} 0 0 {_num(height)} {_num(float(box['x']))} {_num(baseline)} Tm"
-            )
+            em = len(text) * GLYPH_WIDTH / 1000  # the word's advance at size 1
+            if direction == "down":  # letters' tops to the right, reading downwards
+                tm = (0.0, -height / em, width, 0.0, x, frame_height - y)
+            elif direction == "up":  # letters' tops to the left, reading upwards
+                tm = (0.0, height / em, -width, 0.0, x + width, frame_height - y - height)
+            else:
+                tm = (width / em, 0.0, 0.0, height, x, frame_height - y - height)
+            ops.append(" ".join(_num(v) for v in tm) + " Tm")
             tail = SPACE if index < len(placed) - 1 else ""
             ops.append(f"<{codes.hex(text)}{tail}> Tj")
     ops += ["ET", "Q"]
     return ("\n".join(ops) + "\n").encode("ascii")
+
+
+def _direction(words: list[dict[str, Any]]) -> str:
+    """``across``, or ``down``/``up`` for a line of vertical text: one much taller than
+    wide, its words following each other downwards (or upwards)."""
+    if not words:
+        return "across"
+    boxes = [w["box"] for w in words]
+    top = min(float(b["y"]) for b in boxes)
+    bottom = max(float(b["y"]) + float(b["height"]) for b in boxes)
+    left = min(float(b["x"]) for b in boxes)
+    right = max(float(b["x"]) + float(b["width"]) for b in boxes)
+    tall = (bottom - top) > 1.5 * (right - left)
+    if not tall or (len(words) == 1 and len(str(words[0]["text"]).strip()) < 3):
+        return "across"
+    if len(words) == 1:
+        return "down"
+    return "down" if float(boxes[-1]["y"]) >= float(boxes[0]["y"]) else "up"

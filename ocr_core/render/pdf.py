@@ -214,7 +214,7 @@ def _updated(
             parts = [old.unparse()]
         contents = b"[%d 0 R %s %d 0 R %d 0 R]" % (save, b" ".join(parts), restore, content)
         entries = [
-            pikepdf.Name(k).unparse() + b" " + obj.get(k).unparse()
+            pikepdf.Name(k).unparse() + b" " + _unparse(obj.get(k))
             for k in obj.keys()  # noqa: SIM118 - a pikepdf Dictionary
             if k not in ("/Contents", "/Resources")
         ]
@@ -234,6 +234,16 @@ def _updated(
     else:
         w.xref_table(b" ".join(trailer), generations)
     yield w.drain()
+
+
+def _unparse(value: Any) -> bytes:
+    """PDF syntax of a value pikepdf handed over: references stay references. Scalars
+    come as Python numbers and booleans, so they are wrapped to be written."""
+    import pikepdf
+
+    if isinstance(value, pikepdf.Object):
+        return bytes(value.unparse())
+    return bytes(pikepdf.Array([value]).unparse()).strip()[1:-1].strip()
 
 
 def _inherited(obj: Any, key: str) -> Any:
@@ -258,12 +268,12 @@ def _resources_with(resources: Any, key: str, font_number: int) -> bytes:
         if name == "/Font" and isinstance(value, pikepdf.Dictionary):
             had_fonts = True
             fonts = [
-                pikepdf.Name(k).unparse() + b" " + value.get(k).unparse()
+                pikepdf.Name(k).unparse() + b" " + _unparse(value.get(k))
                 for k in value.keys()  # noqa: SIM118
             ]
             entries.append(b"/Font << " + b" ".join([*fonts, font_entry]) + b" >>")
         else:
-            entries.append(pikepdf.Name(name).unparse() + b" " + value.unparse())
+            entries.append(pikepdf.Name(name).unparse() + b" " + _unparse(value))
     if not had_fonts:
         entries.append(b"/Font << " + font_entry + b" >>")
     return b"<< " + b" ".join(entries) + b" >>"
