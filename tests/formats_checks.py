@@ -162,7 +162,7 @@ def hocr_check(hocr: bytes, tmp_path: Path) -> str:
     """
     path = tmp_path / "page.hocr"
     path.write_bytes(hocr)
-    pages = hocr.count(b"class=\"ocr_page\"")
+    pages = hocr.count(b'class="ocr_page"')
     command = [sys.executable, str(HOCR_CHECK), *(["--nooverlap"] if pages > 1 else []), str(path)]
     out = subprocess.run(command, capture_output=True, text=True, timeout=60)
     report = out.stdout + out.stderr

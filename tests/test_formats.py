@@ -22,6 +22,8 @@ from .conftest import SAMPLES, TEST_IMAGES, image_bytes
 from .documents import image_pdf, multipage_tiff, page_image
 from .formats_checks import (
     HOCR_CHECK,
+    decoded,
+    embedded_image,
     hocr_check,
     json_words,
     needs_pdftotext,
@@ -30,8 +32,6 @@ from .formats_checks import (
     placed_fraction,
     poppler_pages,
     render_page,
-    decoded,
-    embedded_image,
     same_pixels,
 )
 from .test_documents import drop, results_path, run_queue
@@ -208,8 +208,10 @@ def test_hocr_passes_hocr_check_and_holds_the_words(upload_client, tmp_path: Pat
         f"bbox {box['x']} {box['y']} {box['x'] + box['width']} {box['y'] + box['height']}; "
         f"x_wconf {round(first['confidence'] * 100)}"
     )
-    assert tree.xpath("//*[@class='ocr_page']")[0].get("title").startswith(
-        'image "receipt.png"; bbox 0 0 325 350'
+    assert (
+        tree.xpath("//*[@class='ocr_page']")[0]
+        .get("title")
+        .startswith('image "receipt.png"; bbox 0 0 325 350')
     )
 
 
@@ -301,8 +303,13 @@ def test_output_formats_per_operation(ocr_client, upload_client, settings) -> No
     assert started.json["metadata"]["request"]["output_formats"] == ["alto"]
     run_queue(ocr_client, settings)
     folder = results_path(settings, "in")
-    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["a.pdf.alto.xml", "a.pdf.json"]
-    bad = upload_client.post("/operations", json={"objects": ["in/a.pdf"], "output_formats": ["doc"]})
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [
+        "a.pdf.alto.xml",
+        "a.pdf.json",
+    ]
+    bad = upload_client.post(
+        "/operations", json={"objects": ["in/a.pdf"], "output_formats": ["doc"]}
+    )
     assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_request"
 
 
@@ -358,7 +365,8 @@ def test_curl_downloads_the_searchable_pdf_from_the_stack(tmp_path: Path) -> Non
         out = tmp_path / "contract.searchable.pdf"
         subprocess.run(
             ["curl", "-sSf", "-o", str(out), f"{stack.url}/results/docs/contract.pdf?format=pdf"],
-            check=True, timeout=60,
+            check=True,
+            timeout=60,
         )
         assert out.read_bytes().startswith(target.read_bytes())
         assert pdftotext_words(out.read_bytes(), tmp_path)
