@@ -81,11 +81,17 @@ def spool(chunks: Iterator[bytes]) -> BinaryIO:
 
 
 def write_renditions(
-    result: dict[str, Any], formats: tuple[str, ...], source: bytes | None = None
+    result: dict[str, Any],
+    formats: tuple[str, ...],
+    source: bytes | None = None,
+    *,
+    retry: bool = True,
 ) -> list[str]:
     """Render ``result`` in each of ``formats`` and store the files beside it; returns
     the names written. A permanent rendering failure is logged and skipped (the JSON
-    result stands); a storage failure raises TransientError so the task is retried."""
+    result stands). A storage failure raises TransientError so the task is retried, or
+    with ``retry=False`` (where a retry would not come back here) is logged: the file is
+    then rendered on the fly when asked for."""
     if not formats or result.get("status") != "done":
         return []
     settings = get_settings()
@@ -103,7 +109,10 @@ def write_renditions(
             with spool(chunks) as fh:
                 results.write_file(target, fh, fmt.media_type)
         except errors.TransientError:
-            raise
+            if retry:
+                raise
+            log.warning("rendition not written; served on the fly", extra={"file": target})
+            continue
         except errors.OcrError as exc:
             log.warning("rendition not written", extra={"file": target, "code": exc.code})
             continue
