@@ -64,6 +64,18 @@ def test_write_stat_read_list(gcs: Settings) -> None:
     assert info.updated and info.updated.endswith("Z")
 
 
+def test_write_file_streams_a_large_file(gcs: Settings, tmp_path: Path) -> None:
+    """Renditions (docs/formats.md) are uploaded from a file: past 8 MiB, in chunks."""
+    data = bytes(range(256)) * (40 * 1024 + 7)  # ~10 MiB: a resumable upload
+    path = tmp_path / "big.pdf"
+    path.write_bytes(data)
+    bucket = open_bucket(gcs.results_bucket)
+    with path.open("rb") as fh:
+        info = bucket.write_file("scans/big.pdf.pdf", fh, "application/pdf")
+    assert info.size == len(data) and info.content_type == "application/pdf"
+    assert bucket.read("scans/big.pdf.pdf") == data
+
+
 def test_missing_objects(gcs: Settings) -> None:
     bucket = open_bucket(gcs.input_bucket)
     assert bucket.stat("nothing.jpg") is None
