@@ -24,6 +24,7 @@ def render_hocr(result: dict[str, Any], pages: Iterator[RenderPage], name: str) 
     engine = result.get("engine") or {}
     system = f"ocr-pipeline {__version__} ({engine.get('name', '')} {engine.get('version', '')})"
     lang = f" lang={quoteattr(language)} xml:lang={quoteattr(language)}" if language else ""
+    langs = f"<meta name=\"ocr-langs\" content={quoteattr(language)} />\n" if language else ""
     yield (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"'
@@ -35,7 +36,7 @@ def render_hocr(result: dict[str, Any], pages: Iterator[RenderPage], name: str) 
         '<meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line ocrx_word'
         ' ocrp_wconf" />\n'
         f'<meta name="ocr-number-of-pages" content="{_page_total(result)}" />\n'
-        "</head>\n<body>\n"
+        f"{langs}</head>\n<body>\n"
     ).encode()
     for page in pages:
         yield ET.tostring(_page(page, name), encoding="unicode").encode() + b"\n"
