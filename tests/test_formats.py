@@ -372,3 +372,40 @@ def test_curl_downloads_the_searchable_pdf_from_the_stack(tmp_path: Path) -> Non
         assert pdftotext_words(out.read_bytes(), tmp_path)
     finally:
         stack.stop(signal.SIGKILL)
+
+
+def _damaged_xref_pdf() -> bytes:
+    """A scan whose cross-reference offset is wrong (a file edited by hand or cut and
+    mended): readers repair it, and so nothing can be appended to it as it is."""
+    data = image_pdf(2)
+    head, _, _ = data.rpartition(b"startxref")
+    return head + b"startxref\n12\n%%EOF\n"
+
+
+def _owner_locked_pdf() -> bytes:
+    """Encrypted with an owner password only: anyone may open it, nobody may edit it."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(image_pdf(2))) as pdf:
+        out = io.BytesIO()
+        pdf.save(out, encryption=pikepdf.Encryption(owner="secret", user="", R=6))
+    return out.getvalue()
+
+
+@needs_pdftotext
+@pytest.mark.parametrize("make", [_damaged_xref_pdf, _owner_locked_pdf])
+def test_searchable_pdf_of_a_pdf_that_cannot_take_an_update_as_it_is(
+    make: Any, ocr_client, results_client, settings, tmp_path: Path
+) -> None:
+    drop(ocr_client, settings, "odd.pdf", make())
+    run_queue(ocr_client, settings)
+    answer = results_client.get("/results/odd.pdf?format=pdf")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    pdf = answer.get_data()
+    pages = _shard_pages(settings, "odd.pdf")
+    expected = Counter(w["text"].strip() for p in pages for w in json_words(p))
+    assert expected and pdftotext_words(pdf, tmp_path) == expected
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf)) as reread:  # a sound file: qpdf reads it unrepaired
+        assert len(reread.pages) == 2 and not reread.get_warnings()

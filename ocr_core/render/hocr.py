@@ -24,7 +24,7 @@ def render_hocr(result: dict[str, Any], pages: Iterator[RenderPage], name: str) 
     engine = result.get("engine") or {}
     system = f"ocr-pipeline {__version__} ({engine.get('name', '')} {engine.get('version', '')})"
     lang = f" lang={quoteattr(language)} xml:lang={quoteattr(language)}" if language else ""
-    langs = f"<meta name=\"ocr-langs\" content={quoteattr(language)} />\n" if language else ""
+    langs = f'<meta name="ocr-langs" content={quoteattr(language)} />\n' if language else ""
     yield (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"'

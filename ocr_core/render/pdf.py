@@ -9,7 +9,7 @@ Two writers, both page by page:
   page, one new content stream with the text and the page dictionary pointing at it.
   Nothing of the original is re-encoded or even rewritten, and a reader that ignores
   the update still sees the original file. pikepdf (qpdf) reads the page tree; a file
-  that qpdf had to repair, or an encrypted one, is rewritten whole by pikepdf instead.
+  that qpdf had to repair, or an encrypted one, is first written anew by qpdf.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import __version__
-from .glyphless import FONT_FILE, FONT_PARTS, GLYPH_WIDTH, CodeMap, font_objects, text_operators
+from .glyphless import FONT_PARTS, CodeMap, font_objects, text_operators
 from .pages import RenderPage
 from .pdf_images import PdfImage, from_bytes, from_pil
 from .pdf_syntax import PdfWriter, literal
@@ -163,9 +163,18 @@ def _pdf_with_text(source: bytes, pages: Iterator[RenderPage]) -> Iterator[bytes
     try:
         last = _last_xref(source)
         if pdf.is_encrypted or last is None or pdf.get_warnings():
-            yield from _rewritten(pdf, pages)
-        else:
-            yield from _updated(pdf, source, last, pages)
+            # No sound cross-reference to append to (qpdf repaired it), or encrypted:
+            # qpdf writes the file anew first, streams copied as they are (not decoded,
+            # so not re-encoded), unencrypted; the update then goes on that copy.
+            clean = io.BytesIO()
+            pdf.save(clean, encryption=False, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+            pdf.close()
+            source = clean.getvalue()
+            pdf = pikepdf.open(io.BytesIO(source))
+            last = _last_xref(source)
+            if last is None:
+                raise ValueError("qpdf wrote a file without a cross-reference")
+        yield from _updated(pdf, source, last, pages)
     finally:
         pdf.close()
 
@@ -320,65 +329,3 @@ def _frame_matrix(obj: Any, frame_w: int, frame_h: int) -> Matrix:
         180: (-ku, 0.0, 0.0, -kv, urx, ury),
         270: (0.0, -ku, kv, 0.0, llx, ury),
     }[rotate]
-
-
-def _rewritten(pdf: Any, pages: Iterator[RenderPage]) -> Iterator[bytes]:
-    """The fallback for files an update cannot be appended to: qpdf writes the file
-    anew (streams are copied, not re-encoded), with the same text layer added."""
-    import pikepdf
-
-    codes = CodeMap()
-    type0 = pdf.make_indirect(pikepdf.Dictionary())
-    for page in pages:
-        if page.source == "text_layer" or not any(True for _ in page.words()):
-            continue
-        helper = pdf.pages[page.number - 1]
-        matrix = _frame_matrix(helper.obj, page.width, page.height)
-        key = str(helper.add_resource(type0, pikepdf.Name.Font, prefix=FONT_KEY)).lstrip("/")
-        helper.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
-        helper.contents_add(pikepdf.Stream(pdf, b"Q\n"))
-        ops = text_operators(_page_lines(page), page.height, matrix, key, codes)
-        helper.contents_add(pikepdf.Stream(pdf, ops))
-    objects: dict[str, Any] = {}
-    numbers = {part: index for index, part in enumerate(FONT_PARTS)}
-    made = font_objects(numbers, codes)
-    for part, (_, entries, data) in zip(FONT_PARTS, made, strict=True):
-        objects[part] = (entries, data)
-    # Build the font with qpdf's own objects (references between them by pikepdf).
-    file_stream = pikepdf.Stream(pdf, objects["file"][1])
-    file_stream.Filter = pikepdf.Name.FlateDecode
-    file_stream.Length1 = len(FONT_FILE)
-    cidtogid = pikepdf.Stream(pdf, objects["cidtogid"][1])
-    cidtogid.Filter = pikepdf.Name.FlateDecode
-    tounicode = pikepdf.Stream(pdf, objects["tounicode"][1])
-    tounicode.Filter = pikepdf.Name.FlateDecode
-    descriptor = pikepdf.Dictionary(
-        Type=pikepdf.Name.FontDescriptor,
-        FontName=pikepdf.Name.GlyphLessFont,
-        Flags=5,
-        FontBBox=[0, 0, GLYPH_WIDTH, 1000],
-        ItalicAngle=0,
-        Ascent=1000,
-        Descent=-1,
-        CapHeight=1000,
-        StemV=80,
-        FontFile2=file_stream,
-    )
-    cidfont = pikepdf.Dictionary(
-        Type=pikepdf.Name.Font,
-        Subtype=pikepdf.Name.CIDFontType2,
-        BaseFont=pikepdf.Name.GlyphLessFont,
-        CIDSystemInfo=pikepdf.Dictionary(Registry="Adobe", Ordering="Identity", Supplement=0),
-        FontDescriptor=pdf.make_indirect(descriptor),
-        DW=GLYPH_WIDTH,
-        CIDToGIDMap=cidtogid,
-    )
-    type0.Type = pikepdf.Name.Font
-    type0.Subtype = pikepdf.Name.Type0
-    type0.BaseFont = pikepdf.Name.GlyphLessFont
-    type0.Encoding = pikepdf.Name("/Identity-H")
-    type0.DescendantFonts = [pdf.make_indirect(cidfont)]
-    type0.ToUnicode = tounicode
-    out = io.BytesIO()
-    pdf.save(out)
-    yield out.getvalue()
