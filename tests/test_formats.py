@@ -296,8 +296,9 @@ def test_output_formats_per_operation(ocr_client, upload_client, settings) -> No
     from .test_documents import put
 
     put(settings, "in/a.pdf", image_pdf(1))
+    put(settings, "in/b.png", image_bytes("receipt.png"))
     started = upload_client.post(
-        "/operations", json={"objects": ["in/a.pdf"], "output_formats": ["alto"]}
+        "/operations", json={"objects": ["in/a.pdf", "in/b.png"], "output_formats": ["alto"]}
     )
     assert started.status_code == 202, started.json
     assert started.json["metadata"]["request"]["output_formats"] == ["alto"]
@@ -306,6 +307,8 @@ def test_output_formats_per_operation(ocr_client, upload_client, settings) -> No
     assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [
         "a.pdf.alto.xml",
         "a.pdf.json",
+        "b.png.alto.xml",
+        "b.png.json",
     ]
     bad = upload_client.post(
         "/operations", json={"objects": ["in/a.pdf"], "output_formats": ["doc"]}
