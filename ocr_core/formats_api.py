@@ -16,7 +16,9 @@ from .render import Format, content_disposition, download_name, render, require_
 from .render.store import rendition_name, shard_loader, source_of
 from .storage import open_bucket
 
-CHUNK = 1024 * 1024
+#: A stored file is read whole (the bucket port reads objects whole): past this size it
+#: is rendered again instead, which streams in flat memory.
+STORED_MAX_BYTES = 32 * 1024 * 1024
 
 
 def file_response(
@@ -57,6 +59,8 @@ def _stored(results: Any, fmt: Format, result: dict[str, Any], name: str) -> Ite
     info = results.stat(rendition_name(settings, name, fmt))
     own = results.stat(settings.result_name(name))
     if info is None or own is None or info.generation < own.generation:
+        return None
+    if info.size > STORED_MAX_BYTES:
         return None
     try:
         data = results.read(info.name)
