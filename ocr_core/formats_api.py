@@ -27,14 +27,17 @@ def file_response(
     """``result`` rendered in ``fmt`` as a download. ``source``: the bytes OCRed, when the
     caller has them (an upload); otherwise the input bucket's object is read."""
     require_done(result)
-    settings = get_settings()
-    results = open_bucket(settings.results_bucket)
-    stored = _stored(results, fmt, result, name)
-    if stored is not None:
-        return _attachment(stored, fmt, name)
-    if fmt.needs_source and source is None:
-        source = source_of(result, settings)
-    chunks = render(fmt, result, name=name, source=source, load_shard=shard_loader(results))
+    loader = None
+    if source is None:  # a stored result (not an upload's): its files may lie beside it
+        settings = get_settings()
+        results = open_bucket(settings.results_bucket)
+        stored = _stored(results, fmt, result, name)
+        if stored is not None:
+            return _attachment(stored, fmt, name)
+        loader = shard_loader(results)
+        if fmt.needs_source:
+            source = source_of(result, settings)
+    chunks = render(fmt, result, name=name, source=source, load_shard=loader)
     return _attachment(_started(chunks), fmt, name)
 
 
@@ -53,8 +56,6 @@ def _started(chunks: Iterator[bytes]) -> Iterator[bytes]:
 def _stored(results: Any, fmt: Format, result: dict[str, Any], name: str) -> Iterator[bytes] | None:
     """The copy written beside the result (``OUTPUT_FORMATS``), if it is newer than the
     result itself: an older one belongs to an earlier version of the object."""
-    if (result.get("object") or {}).get("name") != name:
-        return None  # an upload's answer: nothing stored for it
     settings = get_settings()
     info = results.stat(rendition_name(settings, name, fmt))
     own = results.stat(settings.result_name(name))
