@@ -412,3 +412,33 @@ def test_searchable_pdf_of_a_pdf_that_cannot_take_an_update_as_it_is(
 
     with pikepdf.open(io.BytesIO(pdf)) as reread:  # a sound file: qpdf reads it unrepaired
         assert len(reread.pages) == 2 and not reread.get_warnings()
+
+
+@needs_pdftotext
+def test_any_unicode_survives_copy_and_paste(tmp_path: Path) -> None:
+    """Accents, CJK, right-to-left letters and characters beyond the BMP (their codes come
+    from the surrogate range, mapped one by one) all come back out of the PDF."""
+    from ocr_core.render import FORMATS, render
+
+    texts = ["Grüße", "naïve", "漢字かな", "שלום", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "🙂ok", "€1,50"]
+    words = [
+        {
+            "text": t,
+            "confidence": 0.9,
+            "box": {"x": 20 + 130 * i, "y": 40, "width": 120, "height": 30},
+        }
+        for i, t in enumerate(texts)
+    ]
+    line = {"text": " ".join(texts), "confidence": 0.9, "box": words[0]["box"], "words": words}
+    block = {"text": line["text"], "confidence": 0.9, "box": line["box"], "lines": [line]}
+    result = {
+        "status": "done",
+        "pages": [{"width": 1000, "height": 120, "confidence": 0.9, "blocks": [block]}],
+        "image": {"width": 1000, "height": 120, "orientation_applied": 1},
+    }
+    from PIL import Image
+
+    image = io.BytesIO()
+    Image.new("L", (1000, 120), 255).save(image, "PNG")
+    pdf = b"".join(render(FORMATS["pdf"], result, name="u.png", source=image.getvalue()))
+    assert pdftotext_words(pdf, tmp_path) == Counter(texts)

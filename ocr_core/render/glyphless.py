@@ -11,6 +11,7 @@ Plane get codes from the (otherwise unused) surrogate range, mapped one by one.
 from __future__ import annotations
 
 import base64
+import functools
 import zlib
 from collections.abc import Iterable
 from typing import Any
@@ -83,9 +84,7 @@ def font_objects(numbers: dict[str, int], codes: CodeMap) -> list[tuple[int, byt
     """The font's objects as ``(number, dictionary, stream data or None)``; ``numbers``
     holds the object numbers for type0, cidfont, descriptor, file, cidtogid, tounicode."""
     n = numbers
-    cid_to_gid = zlib.compress(b"\x00\x01" * 65536)  # every code -> glyph 1
-    font_file = zlib.compress(FONT_FILE)
-    to_unicode = zlib.compress(codes.to_unicode_cmap())
+    to_unicode = _compressed_cmap(tuple(codes.extra.items()))
     return [
         (
             n["type0"],
@@ -114,11 +113,23 @@ def font_objects(numbers: dict[str, int], codes: CodeMap) -> list[tuple[int, byt
         (
             n["file"],
             b"<< /Length1 %d /Filter /FlateDecode >>" % len(FONT_FILE),
-            font_file,
+            _FONT_FILE_Z,
         ),
-        (n["cidtogid"], b"<< /Filter /FlateDecode >>", cid_to_gid),
+        (n["cidtogid"], b"<< /Filter /FlateDecode >>", _CID_TO_GID_Z),
         (n["tounicode"], b"<< /Filter /FlateDecode >>", to_unicode),
     ]
+
+
+# The same in every PDF: compressed once (a tiny page's PDF is otherwise mostly this).
+_FONT_FILE_Z = zlib.compress(FONT_FILE, 9)
+_CID_TO_GID_Z = zlib.compress(b"\x00\x01" * 65536, 9)  # every code -> glyph 1
+
+
+@functools.lru_cache(maxsize=16)
+def _compressed_cmap(extra: tuple[tuple[str, int], ...]) -> bytes:
+    codes = CodeMap()
+    codes.extra = dict(extra)
+    return zlib.compress(codes.to_unicode_cmap(), 9)
 
 
 FONT_PARTS = ("type0", "cidfont", "descriptor", "file", "cidtogid", "tounicode")
