@@ -173,10 +173,23 @@ def from_pil(im: Image.Image, dpi: tuple[float, float] | None = None) -> PdfImag
         return _raw(im, b"/DeviceGray", 1, dpi)
     if im.mode not in ("L", "RGB", "CMYK"):
         im = im.convert("RGB")
+    if im.mode == "RGB":
+        im = _gray_if_gray(im)
     space = {"L": b"/DeviceGray", "RGB": b"/DeviceRGB", "CMYK": b"/DeviceCMYK"}[im.mode]
     image = _raw(im, space, 8, dpi)
     image.smask = smask
     return image
+
+
+def _gray_if_gray(im: Image.Image) -> Image.Image:
+    """A grey scan saved as RGB (or RGBA) stored as one channel: a third of the bytes to
+    deflate and to store, and the same pixels drawn."""
+    from PIL import ImageChops
+
+    red, green, blue = im.split()
+    if ImageChops.difference(red, green).getbbox() or ImageChops.difference(red, blue).getbbox():
+        return im
+    return red
 
 
 def _indexed(im: Image.Image, dpi: tuple[float, float]) -> PdfImage:
