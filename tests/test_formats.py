@@ -442,3 +442,18 @@ def test_any_unicode_survives_copy_and_paste(tmp_path: Path) -> None:
     Image.new("L", (1000, 120), 255).save(image, "PNG")
     pdf = b"".join(render(FORMATS["pdf"], result, name="u.png", source=image.getvalue()))
     assert pdftotext_words(pdf, tmp_path) == Counter(texts)
+
+
+def test_a_stored_file_of_an_older_version_is_never_served(
+    ocr_client, results_client, reconfigure
+) -> None:
+    settings = reconfigure(OUTPUT_FORMATS="hocr")
+    drop(ocr_client, settings, "v.pdf", image_pdf(1))
+    run_queue(ocr_client, settings)
+    assert results_path(settings, "v.pdf.hocr").exists()
+    settings = reconfigure(OUTPUT_FORMATS="")
+    drop(ocr_client, settings, "v.pdf", image_pdf(2), event_id="e2")  # a new version
+    run_queue(ocr_client, settings)
+    served = results_client.get("/results/v.pdf?format=hocr")
+    assert served.status_code == 200
+    assert len(html.fromstring(served.get_data()).xpath("//*[@class='ocr_page']")) == 2
