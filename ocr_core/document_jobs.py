@@ -20,7 +20,7 @@ import json
 import time
 from typing import Any
 
-from . import __version__, errors, operations
+from . import __version__, errors, operations, progress
 from .config import get_settings
 from .documents import (
     document_confidence,
@@ -282,25 +282,12 @@ def run_pages(task: Task) -> str:
         action = "written"
         log.info("shard stored", extra={"shard": shard, "pages": len(pages)})
 
-    complete = False
-
-    def mutate(op: dict[str, Any]) -> bool:
-        nonlocal complete
-        entry = op["metadata"]["documents"][task.index]
-        if entry["state"] != RUNNING:
-            return False
-        if task.first not in entry["shards_done"]:
-            entry["shards_done"] = sorted([*entry["shards_done"], task.first])
-            entry["pages_done"] += task.last - task.first + 1
-        complete = len(entry["shards_done"]) >= entry["shards_total"]
-        return True
-
-    after = operations.update(task.operation, mutate)
-    entry = after["metadata"]["documents"][task.index] if after else None
-    if (
-        entry is not None
-        and entry["state"] == RUNNING
-        and (complete or len(entry["shards_done"]) >= entry["shards_total"])
+    # Progress is a write-once marker per shard (ocr_core/progress.py), not a rewrite of
+    # the operation document: many shards finishing at once never contend on one object.
+    progress.record_shard(task.operation, task.index, task.first, task.last)
+    done = progress.shards_done(task.operation, task.index)
+    if len(done) >= doc["shards_total"] and progress.claim_assembly(
+        task.operation, task.index, task.first
     ):
         finalize(task)
     return action
@@ -374,7 +361,11 @@ def finalize(task: Task) -> None:
         entry = op["metadata"]["documents"][task.index]
         if entry["state"] != RUNNING:
             return False
-        entry.update(state=DONE, pages_done=entry["page_count"])
+        entry.update(
+            state=DONE,
+            pages_done=entry["page_count"],
+            shards_done=sorted(progress.shards_done(task.operation, task.index)),
+        )
         operations.settle(op)
         return True
 

@@ -2,7 +2,8 @@
 
 Built in Python rather than kept as a file so that limits come from the live settings and
 error codes from ``errors.py``: the document cannot drift from what the code answers.
-Routes are grouped in ``PATH_BUILDERS``; adding a route is adding one function there.
+Its paths, methods and error responses come from the route table (``routes.ROUTES``); the
+builders in ``PATH_BUILDERS`` add each operation's parameters, bodies and examples.
 
 In the cloud the upload and results functions have different URLs. The document's
 ``servers`` is relative (``/``: the host that served it, as the local gateway or a load
@@ -12,11 +13,13 @@ results route names that base as its own server.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__, errors, render
+from . import __version__, errors, render, routes
 from .config import Settings, get_settings
+from .routes import UPLOAD_ERRORS
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -30,33 +33,6 @@ def _codes(*classes: type[errors.OcrError]) -> list[str]:
     return sorted({cls.code for cls in classes})
 
 
-# Error codes by status, per route group. Each list is what that route can really answer.
-UPLOAD_ERRORS: dict[int, list[type[errors.OcrError]]] = {
-    400: [
-        errors.MissingFile,
-        errors.TooManyFiles,
-        errors.EmptyFile,
-        errors.NotAnImage,
-        errors.CorruptImage,
-        errors.ImageTooSmall,
-        errors.InvalidDimensions,
-        errors.InvalidRequest,
-    ],
-    401: [errors.Unauthorized],
-    408: [errors.RequestTimeout],
-    413: [errors.FileTooLarge, errors.ImageTooLarge],
-    415: [errors.UnsupportedFormat],
-    422: [errors.EngineRejectedImage],
-    429: [errors.RateLimited],
-    503: [errors.EngineError, errors.StorageError],
-}
-BATCH_ERRORS: dict[int, list[type[errors.OcrError]]] = {
-    400: [errors.MissingFile, errors.TooManyFiles, errors.InvalidRequest],
-    401: [errors.Unauthorized],
-    408: [errors.RequestTimeout],
-    413: [errors.BatchTooLarge, errors.FileTooLarge],
-    429: [errors.RateLimited],
-}
 #: What one batch item can carry in its ``error`` (the single-image errors, per file).
 ITEM_ERRORS = [
     *_codes(
@@ -68,14 +44,6 @@ ITEM_ERRORS = [
     ),
     "internal_error",
 ]
-OPERATIONS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
-    400: [errors.InvalidRequest, errors.InvalidObjectName, errors.TooManyObjects],
-    401: [errors.Unauthorized],
-    409: [errors.OperationFinished],
-    429: [errors.RateLimited],
-    413: [errors.FileTooLarge],
-    503: [errors.StorageError],
-}
 #: Codes a stored failed result (and an operation's document) can carry in ``error``.
 RESULT_FAILURE_CODES = _codes(
     *UPLOAD_ERRORS[400],
@@ -88,14 +56,6 @@ RESULT_FAILURE_CODES = _codes(
     errors.Cancelled,
 )
 OPERATION_FAILURE_CODES = sorted({*RESULT_FAILURE_CODES, errors.ObjectReplaced.code})
-RESULTS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
-    400: [errors.InvalidObjectName, errors.InvalidRequest],
-    401: [errors.Unauthorized],
-    409: [errors.SourceUnavailable],
-    422: [errors.ResultFailed],
-    503: [errors.StorageError],
-}
-
 DESCRIPTIONS = {
     400: "Bad request",
     401: "API keys are configured (API_KEYS) and X-API-Key is missing or wrong",
@@ -168,11 +128,9 @@ def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
     }
 
 
-def _errors(table: dict[int, list[type[errors.OcrError]]], *extra: int) -> dict[str, Any]:
+def _errors(table: routes.Errors) -> dict[str, Any]:
     """Error responses: the route's own codes plus what every route behind the gateway can say."""
     codes: dict[int, list[str]] = {status: _codes(*classes) for status, classes in table.items()}
-    for status in extra:
-        codes.setdefault(status, [])
     codes.setdefault(404, []).append("not_found")
     codes.setdefault(405, []).append("method_not_allowed")
     codes.setdefault(500, []).append("internal_error")
@@ -660,7 +618,6 @@ def _upload_paths(settings: Settings) -> dict[str, Any]:
                             "schema": {"type": "string"},
                         },
                     ),
-                    **_errors(UPLOAD_ERRORS),
                 },
             }
         },
@@ -704,7 +661,6 @@ def _upload_paths(settings: Settings) -> dict[str, Any]:
                     "200": _json_ok(
                         "One item per file, in upload order", _ref("BatchResponse"), batch_example
                     ),
-                    **_errors(BATCH_ERRORS),
                 },
             }
         },
@@ -796,7 +752,6 @@ def _results_paths(settings: Settings) -> dict[str, Any]:
                 },
                 **{"Retry-After": {"schema": {"type": "string"}, "example": "2"}},
             ),
-            **_errors(RESULTS_ERRORS),
         },
     }
     path: dict[str, Any] = {"get": operation}
@@ -886,7 +841,6 @@ def _operations_paths(settings: Settings) -> dict[str, Any]:
                         example,
                         Location={"schema": {"type": "string"}},
                     ),
-                    **_errors(OPERATIONS_ERRORS),
                 },
             },
             "get": {
@@ -905,7 +859,6 @@ def _operations_paths(settings: Settings) -> dict[str, Any]:
                     "200": _json_ok(
                         "A page of operations", _ref("OperationList"), {"operations": [example]}
                     ),
-                    **_errors({400: [errors.InvalidRequest], 503: [errors.StorageError]}),
                 },
             },
         },
@@ -915,7 +868,7 @@ def _operations_paths(settings: Settings) -> dict[str, Any]:
                 "tags": ["operations"],
                 "summary": "One operation: state, progress, and where the results are",
                 "parameters": [op_id],
-                "responses": {"200": op_ok, **_errors({503: [errors.StorageError]})},
+                "responses": {"200": op_ok},
             }
         },
         "/operations/{id}:cancel": {
@@ -926,15 +879,6 @@ def _operations_paths(settings: Settings) -> dict[str, Any]:
                 "parameters": [op_id],
                 "responses": {
                     "200": op_ok,
-                    # A POST: the API key and the rate limit guard it like POST /operations.
-                    **_errors(
-                        {
-                            401: [errors.Unauthorized],
-                            409: [errors.OperationFinished],
-                            429: [errors.RateLimited],
-                            503: [errors.StorageError],
-                        }
-                    ),
                 },
             }
         },
@@ -953,7 +897,6 @@ def _service_paths(settings: Settings) -> dict[str, Any]:
                         "description": summary,
                         "content": {media: {"schema": {"type": "string"}}},
                     },
-                    **_errors({}),
                 },
             }
         }
@@ -966,7 +909,6 @@ def _service_paths(settings: Settings) -> dict[str, Any]:
                 "summary": "Liveness",
                 "responses": {
                     "200": _json_ok("Alive", _ref("Health"), {"status": "ok"}),
-                    **_errors({}),
                 },
             }
         },
@@ -980,7 +922,6 @@ def _service_paths(settings: Settings) -> dict[str, Any]:
                         "description": "OpenAPI 3.1 document",
                         "content": {JSON: {"schema": {"type": "object"}}},
                     },
-                    **_errors({}),
                 },
             }
         },
@@ -1005,27 +946,50 @@ def _service_paths(settings: Settings) -> dict[str, Any]:
                         "description": "the file",
                         "content": {"*/*": {"schema": {"type": "string"}}},
                     },
-                    **_errors({}),
                 },
             }
         },
     }
 
 
-#: Each builder returns OpenAPI path items; routes added by later work go in here.
+#: Each builder returns the details of its routes' operations (parameters, bodies, success
+#: responses) as OpenAPI path items. Which paths and methods exist, their summaries and their
+#: error responses come from ``routes.ROUTES`` alone (``document``).
 PATH_BUILDERS: list[Callable[[Settings], dict[str, Any]]] = [
     _upload_paths,
     _results_paths,
     _operations_paths,
     _service_paths,
 ]
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _paths(settings: Settings) -> dict[str, Any]:
+    details: dict[str, dict[str, Any]] = {}  # operationId -> operation
+    extras: dict[str, dict[str, Any]] = {}  # path -> path-level fields ("servers")
+    for build in PATH_BUILDERS:
+        for template, item in build(settings).items():
+            for key, value in item.items():
+                if key in _METHODS:
+                    details[value["operationId"]] = value
+                else:
+                    extras.setdefault(template, {})[key] = value
+    paths: dict[str, Any] = {}
+    for route in routes.ROUTES:
+        for method in route.methods:
+            if method == "HEAD":
+                continue  # implied by GET
+            op = copy.deepcopy(details.get(route.name, {}))
+            op.update(operationId=route.name, summary=route.summary, tags=list(route.tags))
+            op.setdefault("responses", {}).update(_errors(route.errors))
+            item = paths.setdefault(route.path, dict(extras.get(route.path, {})))
+            item[method.lower()] = op
+    return paths
 
 
 def document(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
-    paths: dict[str, Any] = {}
-    for build in PATH_BUILDERS:
-        paths.update(build(settings))
+    paths = _paths(settings)
     return {
         "openapi": "3.1.0",
         "info": {

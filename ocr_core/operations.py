@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import errors
+from . import errors, progress
 from .config import get_settings
 from .logs import get_logger
 from .results import utc_now
@@ -119,10 +119,11 @@ def get(op_id: str) -> dict[str, Any] | None:
 
 
 def require(op_id: str) -> dict[str, Any]:
+    """The operation as clients see it: with its running documents' page progress."""
     op = get(op_id)
     if op is None:
         raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
-    return op
+    return progress.overlay(op)
 
 
 def _read(op_id: str) -> tuple[dict[str, Any] | None, int]:
@@ -176,6 +177,11 @@ def _refresh_progress(op: dict[str, Any]) -> None:
         # until every page count is known.
         "percent": _percent(docs, done_pages, total),
     }
+
+
+def refresh_progress(op: dict[str, Any]) -> None:
+    """Recompute ``metadata.progress`` after the documents' counts changed (progress.py)."""
+    _refresh_progress(op)
 
 
 def _percent(docs: list[dict[str, Any]], done_pages: int, total: int) -> int:
@@ -251,7 +257,7 @@ def cancel(op_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     op = update(validate_id(op_id), mutate)
     if op is None:
         raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
-    return op, list(stopped)
+    return progress.overlay(op), list(stopped)
 
 
 def list_page(page_size: int, page_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -268,7 +274,7 @@ def list_page(page_size: int, page_token: str | None) -> tuple[list[dict[str, An
             names.append(op_id)
     names.sort()
     page = names[:page_size]
-    ops = [op for op in (get(op_id) for op_id in page) if op is not None]
+    ops = [progress.overlay(op) for op in (get(op_id) for op_id in page) if op is not None]
     next_token = _encode_token(page[-1]) if len(names) > page_size else None
     return ops, next_token
 
@@ -323,6 +329,7 @@ def progress_for_object(bucket: str, name: str, generation: int | str) -> dict[s
     op = get(op_id)
     if op is None:
         return {}
+    progress.overlay(op)
     for doc in op["metadata"]["documents"]:
         if doc["object"]["name"] == name and doc["object"]["generation"] == str(generation):
             return {
