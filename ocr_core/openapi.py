@@ -523,6 +523,32 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
     }
 
 
+FORMATS_DESCRIPTION = (
+    "`pdf`, `hocr`, `alto`, `txt`: the result as a file to download "
+    "(docs/formats.md): a searchable PDF over the original pages, hOCR, ALTO v4 XML, or text"
+)
+#: The files ``?format=`` answers with, by media type (``render.FORMATS`` is the list).
+FILE_CONTENT: dict[str, Any] = {
+    fmt.media_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+    for fmt in render.FORMATS.values()
+}
+FILE_HEADERS: dict[str, Any] = {
+    "Content-Disposition": {
+        "description": "with ?format=pdf|hocr|alto|txt: attachment; filename=<object>.<ext>",
+        "schema": {"type": "string"},
+        "example": "attachment; filename=\"receipt.png.pdf\"; filename*=UTF-8''receipt.png.pdf",
+    }
+}
+
+
+def _with_files(response: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **response,
+        "headers": {**response.get("headers", {}), **FILE_HEADERS},
+        "content": {**response["content"], **FILE_CONTENT},
+    }
+
+
 def _upload_paths(settings: Settings) -> dict[str, Any]:
     multipart_one = {
         "required": True,
@@ -664,32 +690,6 @@ def _upload_paths(settings: Settings) -> dict[str, Any]:
                 },
             }
         },
-    }
-
-
-FORMATS_DESCRIPTION = (
-    "`pdf`, `hocr`, `alto`, `txt`: the result as a file to download "
-    "(docs/formats.md): a searchable PDF over the original pages, hOCR, ALTO v4 XML, or text"
-)
-#: The files ``?format=`` answers with, by media type (``render.FORMATS`` is the list).
-FILE_CONTENT: dict[str, Any] = {
-    fmt.media_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
-    for fmt in render.FORMATS.values()
-}
-FILE_HEADERS: dict[str, Any] = {
-    "Content-Disposition": {
-        "description": "with ?format=pdf|hocr|alto|txt: attachment; filename=<object>.<ext>",
-        "schema": {"type": "string"},
-        "example": "attachment; filename=\"receipt.png.pdf\"; filename*=UTF-8''receipt.png.pdf",
-    }
-}
-
-
-def _with_files(response: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **response,
-        "headers": {**response.get("headers", {}), **FILE_HEADERS},
-        "content": {**response["content"], **FILE_CONTENT},
     }
 
 
