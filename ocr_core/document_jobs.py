@@ -130,7 +130,7 @@ def plan(task: Task, data: bytes | None = None) -> str:
             data = source.read(obj["name"], max_bytes=read_limit())
         kind = document_kind(data)
         if kind is None:
-            return _run_image(task, obj)
+            return _run_image(task, obj, op)
         with open_document(data, kind) as document:
             page_count = document.page_count
             sha256, size = document.sha256, document.size_bytes
@@ -202,7 +202,7 @@ def _reuse_result(task: Task, doc: dict[str, Any]) -> bool:
     return True
 
 
-def _run_image(task: Task, obj: dict[str, Any]) -> str:
+def _run_image(task: Task, obj: dict[str, Any], op: dict[str, Any]) -> str:
     """A plain image in a batch: the single-image pipeline does it, one page."""
     from .pipeline import process_object  # pipeline imports this module
 
@@ -212,6 +212,11 @@ def _run_image(task: Task, obj: dict[str, Any]) -> str:
     result = _load_json(open_bucket(get_settings().results_bucket), _result_name(obj))
     if result is None:
         raise errors.StorageError("The image result did not appear; retry")
+    formats = (op["metadata"].get("request") or {}).get("output_formats")
+    if formats:  # the operation's own choice of files (docs/formats.md)
+        from .render.store import write_renditions
+
+        write_renditions(result, tuple(formats), retry=False)
     _record_finished(task, result)
     return "image"
 
@@ -345,6 +350,14 @@ def finalize(task: Task) -> None:
     pages.sort(key=lambda p: p["page_number"])
     document = _document_result(op, doc, pages, engine)
     _write_result(results, doc, document)
+    # PDF, hOCR, ALTO beside the result (docs/formats.md), read shard by shard; before the
+    # document is marked done, so that a done operation's files are there.
+    request = op["metadata"].get("request") or {}
+    formats = request.get("output_formats", settings.output_formats)
+    if formats:
+        from .render.store import write_renditions
+
+        write_renditions(document, tuple(formats))
 
     def mutate(op: dict[str, Any]) -> bool:
         entry = op["metadata"]["documents"][task.index]

@@ -21,6 +21,7 @@ from .config import get_settings
 from .document_jobs import start_batch, write_cancelled_results
 from .layout import check_not_reserved, reserved_reason
 from .names import is_valid_object_name, validate_object_name
+from .render import parse_formats
 from .routes import MAX_JSON_BODY
 from .storage import open_bucket
 from .web import json_response
@@ -127,6 +128,8 @@ def _start(request: flask.Request) -> flask.Response:
         if not found:
             raise errors.NotFound(f"No object under the prefix {prefix!r}", prefix=prefix)
         request_echo = {"prefix": prefix}
+    if spec.get("output_formats") is not None:  # files beside each result: docs/formats.md
+        request_echo["output_formats"] = list(parse_formats(spec["output_formats"]))
     op = start_batch(found, request_echo)
     body = _render(request, op)
     location = f"{request.host_url.rstrip('/')}/{op['name']}"

@@ -8,7 +8,7 @@ import json
 
 import flask
 
-from . import errors, routes
+from . import errors, render, routes
 from .access import check_api_key
 from .config import get_settings
 from .layout import check_not_reserved
@@ -17,7 +17,7 @@ from .operations import progress_for_object
 from .storage import open_bucket
 from .web import Handler, guarded, json_response, no_route
 
-FORMATS = ("json", "text")
+FORMATS = ("json", "text", *render.FORMATS)
 
 
 def _readable_from_any_origin(handler: Handler) -> Handler:
@@ -69,7 +69,7 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
     document = _load(results, result_name, name)
     current = source.stat(name)
     if document is not None and not _superseded(document, current):
-        return _render(document, fmt)
+        return _render(document, fmt, name)
     if current is not None:
         return json_response(
             {
@@ -84,7 +84,7 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
             {"Retry-After": "2", "Cache-Control": "no-store"},
         )
     if document is not None:  # the source was deleted; its result stays readable
-        return _render(document, fmt)
+        return _render(document, fmt, name)
     raise errors.NotFound(f"No object and no result named {name!r}", object=name)
 
 
@@ -115,9 +115,13 @@ def _superseded(document: dict[str, object], current: object) -> bool:
         return False
 
 
-def _render(document: dict[str, object], fmt: str) -> flask.Response:
+def _render(document: dict[str, object], fmt: str, name: str) -> flask.Response:
     if fmt == "json":
         return json_response(document)
+    if fmt in render.FORMATS:  # files: docs/formats.md
+        from .formats_api import file_response
+
+        return file_response(render.FORMATS[fmt], document, name)
     if document.get("status") == "failed":
         error = document.get("error") or {}
         raise errors.ResultFailed(
