@@ -10,6 +10,8 @@ from pathlib import Path
 MIB = 1024 * 1024
 STORAGE_BACKENDS = ("local", "gcs")
 TASK_QUEUES = ("local", "pubsub")
+#: Files that can be written beside a document's result (docs/formats.md).
+OUTPUT_FORMATS = ("pdf", "hocr", "alto", "txt")
 
 
 def _int(name: str, default: int) -> int:
@@ -101,6 +103,7 @@ class Settings:
     cache_max_entries: int = 256
     cache_max_bytes: int = 32 * MIB
     event_max_age_s: float = 86_400.0  # 0: never drop old events
+    output_formats: tuple[str, ...] = ()  # written beside each document's result
 
     @property
     def engine_pool_size(self) -> int:
@@ -159,7 +162,16 @@ def _load() -> Settings:
         cache_max_entries=_int("CACHE_MAX_ENTRIES", Settings.cache_max_entries),
         cache_max_bytes=_int("CACHE_MAX_BYTES", Settings.cache_max_bytes),
         event_max_age_s=_float("EVENT_MAX_AGE_S", Settings.event_max_age_s),
+        output_formats=_formats("OUTPUT_FORMATS"),
     )
+
+
+def _formats(name: str) -> tuple[str, ...]:
+    items = [f.strip().lower() for f in os.environ.get(name, "").split(",") if f.strip()]
+    unknown = [f for f in items if f not in OUTPUT_FORMATS]
+    if unknown:
+        raise ValueError(f"{name} may list {', '.join(OUTPUT_FORMATS)}; got {unknown[0]!r}")
+    return tuple(dict.fromkeys(items))
 
 
 def _document_settings() -> dict[str, object]:

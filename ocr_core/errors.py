@@ -136,6 +136,12 @@ class DocumentTooLarge(OcrError):
     code, status = "document_too_large", 413
 
 
+class SourceUnavailable(OcrError):
+    """The searchable PDF draws the original pages: it needs the object as it was OCRed."""
+
+    code, status = "source_unavailable", 409
+
+
 class TooManyPages(OcrError):
     code, status = "too_many_pages", 413
 

@@ -21,6 +21,7 @@ from ocr_core import __version__, errors
 from ocr_core.config import Settings, get_settings
 from ocr_core.http import routes
 from ocr_core.http.routes import UPLOAD_ERRORS
+from ocr_core.recognition import render
 from ocr_core.schema import components, ref
 
 JSON = "application/json"
@@ -106,6 +107,8 @@ EXAMPLE_MESSAGES = {
     "rate_limited": "Too many requests",
     "too_many_objects": "The batch has 612 objects; the limit is 500 per operation",
     "operation_finished": "The operation is already done",
+    "source_unavailable": "The object 'scans/receipt.png' is no longer stored, so its pages "
+    "cannot be drawn; the json, txt, hocr and alto formats still can be",
 }
 
 
@@ -245,6 +248,32 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
     return schemas
 
 
+FORMATS_DESCRIPTION = (
+    "`pdf`, `hocr`, `alto`, `txt`: the result as a file to download "
+    "(docs/formats.md): a searchable PDF over the original pages, hOCR, ALTO v4 XML, or text"
+)
+#: The files ``?format=`` answers with, by media type (``render.FORMATS`` is the list).
+FILE_CONTENT: dict[str, Any] = {
+    fmt.media_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+    for fmt in render.FORMATS.values()
+}
+FILE_HEADERS: dict[str, Any] = {
+    "Content-Disposition": {
+        "description": "with ?format=pdf|hocr|alto|txt: attachment; filename=<object>.<ext>",
+        "schema": {"type": "string"},
+        "example": "attachment; filename=\"receipt.png.pdf\"; filename*=UTF-8''receipt.png.pdf",
+    }
+}
+
+
+def _with_files(response: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **response,
+        "headers": {**response.get("headers", {}), **FILE_HEADERS},
+        "content": {**response["content"], **FILE_CONTENT},
+    }
+
+
 def _upload_paths(settings: Settings) -> dict[str, Any]:
     multipart_one = {
         "required": True,
@@ -318,10 +347,19 @@ def _upload_paths(settings: Settings) -> dict[str, Any]:
                         "description": "`sync`: OCR now; `async`: store for background OCR",
                     },
                     LANG_PARAM,
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["json", *render.FORMATS], "default": "json"},
+                        "description": "with mode=sync: " + FORMATS_DESCRIPTION,
+                    },
                 ],
                 "requestBody": multipart_one,
                 "responses": {
-                    "200": _json_ok("OCR done (mode=sync)", _ref("ResultDocument"), HELLO_DOC),
+                    "200": _with_files(
+                        _json_ok("OCR done (mode=sync)", _ref("ResultDocument"), HELLO_DOC)
+                    ),
                     "202": _json_ok(
                         "Stored for background OCR (mode=async)",
                         _ref("Accepted"),
@@ -400,16 +438,20 @@ def _results_paths(settings: Settings) -> dict[str, Any]:
                 "name": "format",
                 "in": "query",
                 "required": False,
-                "schema": {"enum": ["json", "text"], "default": "json"},
-                "description": "`text`: only the text, as text/plain",
+                "schema": {"enum": ["json", "text", *render.FORMATS], "default": "json"},
+                "description": "`text`: only the text, as text/plain; " + FORMATS_DESCRIPTION,
             },
         ],
         "responses": {
             "200": {
-                "description": "The result document (`status` is `done` or `failed`), or "
-                "its text with `?format=text`",
-                "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+                "description": "The result document (`status` is `done` or `failed`), its "
+                "text with `?format=text`, or a file with `?format=pdf|hocr|alto|txt`",
+                "headers": {
+                    "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"},
+                    **FILE_HEADERS,
+                },
                 "content": {
+                    **FILE_CONTENT,
                     JSON: {
                         "schema": _ref("ResultDocument"),
                         "example": {

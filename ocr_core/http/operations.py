@@ -24,6 +24,7 @@ from ocr_core.jobs import operations
 from ocr_core.jobs.documents import start_batch, write_cancelled_results
 from ocr_core.jobs.layout import check_not_reserved, reserved_reason
 from ocr_core.names import is_valid_object_name, validate_object_name
+from ocr_core.recognition.render import parse_formats
 from ocr_core.storage import open_bucket
 
 MAX_BODY = MAX_JSON_BODY
@@ -128,6 +129,8 @@ def _start(request: flask.Request) -> flask.Response:
         if not found:
             raise errors.NotFound(f"No object under the prefix {prefix!r}", prefix=prefix)
         request_echo = {"prefix": prefix}
+    if spec.get("output_formats") is not None:  # files beside each result: docs/formats.md
+        request_echo["output_formats"] = list(parse_formats(spec["output_formats"]))
     op = start_batch(found, request_echo)
     body = _render(request, op)
     location = f"{request.host_url.rstrip('/')}/{op['name']}"

@@ -16,10 +16,11 @@ from ocr_core.http.guard import Handler, guarded, json_response, no_route
 from ocr_core.jobs.layout import check_not_reserved
 from ocr_core.jobs.operations import progress_for_object
 from ocr_core.names import validate_object_name
+from ocr_core.recognition import render
 from ocr_core.schema import Health, Pending
 from ocr_core.storage import open_bucket
 
-FORMATS = ("json", "text")
+FORMATS = ("json", "text", *render.FORMATS)
 
 
 def _readable_from_any_origin(handler: Handler) -> Handler:
@@ -71,7 +72,7 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
     document = _load(results, result_name, name)
     current = source.stat(name)
     if document is not None and not _superseded(document, current):
-        return _render(document, fmt)
+        return _render(document, fmt, name)
     if current is not None:
         return json_response(
             Pending(
@@ -86,7 +87,7 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
             {"Retry-After": "2", "Cache-Control": "no-store"},
         )
     if document is not None:  # the source was deleted; its result stays readable
-        return _render(document, fmt)
+        return _render(document, fmt, name)
     raise errors.NotFound(f"No object and no result named {name!r}", object=name)
 
 
@@ -117,9 +118,13 @@ def _superseded(document: dict[str, object], current: object) -> bool:
         return False
 
 
-def _render(document: dict[str, object], fmt: str) -> flask.Response:
+def _render(document: dict[str, object], fmt: str, name: str) -> flask.Response:
     if fmt == "json":
         return json_response(document)
+    if fmt in render.FORMATS:  # files: docs/formats.md
+        from ocr_core.http.formats import file_response
+
+        return file_response(render.FORMATS[fmt], document, name)
     if document.get("status") == "failed":
         error = document.get("error") or {}
         raise errors.ResultFailed(

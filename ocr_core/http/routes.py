@@ -198,6 +198,7 @@ ROUTES: tuple[Route, ...] = (
             {
                 400: (errors.InvalidObjectName, errors.ReservedObjectName, errors.InvalidRequest),
                 401: (errors.Unauthorized,),
+                409: (errors.SourceUnavailable,),  # ?format=pdf without its source
                 422: (errors.ResultFailed,),
                 503: (errors.StorageError,),
             }

@@ -17,6 +17,7 @@ from ocr_core.http.access import check_api_key, rate_limit
 from ocr_core.http.forms import read_upload
 from ocr_core.http.guard import guarded, json_response, no_route
 from ocr_core.names import safe_upload_name
+from ocr_core.recognition import render
 from ocr_core.recognition.extract import extract
 from ocr_core.recognition.intake import load_image, pixel_count
 from ocr_core.schema import Accepted, Health, ImageMetadata
@@ -64,10 +65,22 @@ def _extract_text(request: flask.Request) -> flask.Response:
     if mode not in MODES:
         raise errors.InvalidRequest(f"mode must be one of {', '.join(MODES)}", parameter="mode")
     lang = _lang(request)
+    fmt = request.args.get("format", "json").lower()
+    file_format = None if fmt == "json" else render.get_format(fmt)
+    if file_format is not None and mode == "async":
+        raise errors.InvalidRequest(
+            "format applies to mode=sync; fetch GET /results/<name>?format=... later",
+            parameter="format",
+        )
     data, filename = read_upload(request)
     if mode == "async":
         return _store_for_later(request, data, filename)
-    return json_response(extract(data, lang=lang))
+    document = extract(data, lang=lang)
+    if file_format is not None:  # the file itself: docs/formats.md
+        from ocr_core.http.formats import file_response
+
+        return file_response(file_format, document, filename or "upload", source=data)
+    return json_response(document)
 
 
 def _batch_extract(request: flask.Request) -> flask.Response:

@@ -27,6 +27,7 @@ from ocr_core.jobs import operations, progress
 from ocr_core.jobs.images import process_object
 from ocr_core.jobs.layout import shard_name
 from ocr_core.jobs.operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
+from ocr_core.jobs.renditions import write_renditions
 from ocr_core.jobs.tasks import Task, publish
 from ocr_core.logs import get_logger, log_context
 from ocr_core.names import MAX_NAME_BYTES
@@ -138,7 +139,7 @@ def plan(task: Task, data: bytes | None = None) -> str:
             data = source.read(obj["name"], max_bytes=read_limit())
         kind = document_kind(data)
         if kind is None:
-            return _run_image(task, obj)
+            return _run_image(task, obj, op)
         with open_document(data, kind) as document:
             page_count = document.page_count
             sha256, size = document.sha256, document.size_bytes
@@ -210,7 +211,7 @@ def _reuse_result(task: Task, doc: dict[str, Any]) -> bool:
     return True
 
 
-def _run_image(task: Task, obj: dict[str, Any]) -> str:
+def _run_image(task: Task, obj: dict[str, Any], op: dict[str, Any]) -> str:
     """A plain image in a batch: the image job does it, one page."""
     outcome = process_object(
         obj["bucket"], obj["name"], int(obj["generation"]), on_document=start_for_object
@@ -223,6 +224,9 @@ def _run_image(task: Task, obj: dict[str, Any]) -> str:
     )
     if result is None:
         raise errors.StorageError("The image result did not appear; retry")
+    formats = (op["metadata"].get("request") or {}).get("output_formats")
+    if formats:  # the operation's own choice of files (docs/formats.md)
+        write_renditions(result, tuple(formats), retry=False)
     _record_finished(task, result)
     return "image"
 
@@ -355,6 +359,12 @@ def finalize(task: Task) -> None:
     pages.sort(key=lambda p: p["page_number"])
     document = _document_result(op, doc, pages, engine)
     _write_result(results, doc, document)
+    # PDF, hOCR, ALTO beside the result (docs/formats.md), read shard by shard; before the
+    # document is marked done, so that a done operation's files are there.
+    request = op["metadata"].get("request") or {}
+    formats = request.get("output_formats", settings.output_formats)
+    if formats:
+        write_renditions(document, tuple(formats))
 
     def mutate(op: dict[str, Any]) -> bool:
         entry = operations.document(op, task.index)

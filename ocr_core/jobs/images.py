@@ -156,6 +156,11 @@ def _process_locked(
             "processing_time_ms": document["processing_time_ms"],
         },
     )
+    if settings.output_formats and action == "written":  # files beside it: docs/formats.md
+        from ocr_core.jobs.renditions import write_renditions
+
+        # A retried event finds its result and would not come back here: no retry.
+        write_renditions(document, settings.output_formats, source=data, retry=False)
     return Outcome(action, result_name, document)
 
 

@@ -20,11 +20,13 @@ import fcntl
 import mimetypes
 import os
 import secrets
+import shutil
 import stat as stat_mod
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from .. import errors
 from ..logs import get_logger
@@ -134,6 +136,24 @@ class LocalBucket:
                             f"{name}: generation {current_gen}, expected {if_generation_match}"
                         )
                 os.replace(tmp, path)
+        except OSError as exc:
+            raise errors.StorageError(f"Cannot write object {name!r}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return self._info(name, path.stat())
+
+    def write_file(self, name: str, fh: BinaryIO, content_type: str) -> ObjectInfo:
+        """Store a file object's contents without holding them in memory (atomic too)."""
+        path = self.path_of(name)
+        tmp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}"[:255])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as out:
+                shutil.copyfileobj(fh, out, 1024 * 1024)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
         except OSError as exc:
             raise errors.StorageError(f"Cannot write object {name!r}") from exc
         finally:
