@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-import json
 
 import flask
 
@@ -15,6 +14,7 @@ from ocr_core.http.access import check_api_key
 from ocr_core.http.guard import Handler, guarded, json_response, no_route
 from ocr_core.jobs.layout import check_not_reserved
 from ocr_core.jobs.operations import progress_for_object
+from ocr_core.jobs.store import load_json
 from ocr_core.names import validate_object_name
 from ocr_core.recognition import render
 from ocr_core.schema import Health, Pending
@@ -93,15 +93,8 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
 
 def _load(results: object, result_name: str, name: str) -> dict[str, object] | None:
     """The stored result of ``name``; a document that is not its result is not served."""
-    try:
-        raw = results.read(result_name)  # type: ignore[attr-defined]
-    except errors.NotFound:
-        return None
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise errors.StorageError("The stored result is unreadable") from exc
-    if not isinstance(document, dict):
+    document = load_json(results, result_name, unreadable="error", what="result")  # type: ignore[arg-type]
+    if document is None:
         return None
     obj = document.get("object")
     return document if isinstance(obj, dict) and obj.get("name") == name else None

@@ -16,7 +16,6 @@ Results bucket layout for an object ``scans/contract.pdf``::
 from __future__ import annotations
 
 import collections
-import json
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from ocr_core.jobs.images import process_object
 from ocr_core.jobs.layout import shard_name
 from ocr_core.jobs.operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
 from ocr_core.jobs.renditions import write_renditions
+from ocr_core.jobs.store import load_json, stored_generation, write_if_newer
 from ocr_core.jobs.tasks import Task, publish
 from ocr_core.logs import get_logger, log_context
 from ocr_core.names import MAX_NAME_BYTES
@@ -196,7 +196,7 @@ def _check_current(source: Bucket, name: str, generation: int) -> None:
 def _reuse_result(task: Task, doc: dict[str, Any]) -> bool:
     """An object already finished at this generation keeps its result (a batch over a
     prefix does not redo work); only a cancelled result is redone."""
-    existing = _load_json(open_bucket(doc["result"]["bucket"]), doc["result"]["name"])
+    existing = load_json(open_bucket(doc["result"]["bucket"]), doc["result"]["name"])
     if existing is None:
         return False
     stored = (existing.get("object") or {}).get("generation")
@@ -219,7 +219,7 @@ def _run_image(task: Task, obj: dict[str, Any], op: dict[str, Any]) -> str:
     if outcome.action == "ignored":  # a name no result can be stored under: never retried
         raise errors.InvalidObjectName(f"The object name {obj['name'][:200]!r} is not usable")
     # A duplicate or a stale delivery carries no document: the stored one is the result.
-    result = outcome.document or _load_json(
+    result = outcome.document or load_json(
         open_bucket(get_settings().results_bucket), _result_name(obj)
     )
     if result is None:
@@ -268,7 +268,7 @@ def run_pages(task: Task) -> str:
     generation = int(obj["generation"])
     shard = shard_name(settings, obj["name"], task.first, task.last, doc["page_count"])
     results = open_bucket(settings.results_bucket)
-    shard_gen, storage_gen = _shard_state(results, shard)
+    shard_gen, storage_gen = stored_generation(results, shard)
     if shard_gen == generation:
         action = "resumed"  # written before a crash or by a duplicate delivery: not redone
     else:
@@ -285,10 +285,8 @@ def run_pages(task: Task) -> str:
             fail(task, exc)
             return "failed"
         body = _shard_body(op, obj, task, pages, (time.perf_counter() - started) * 1000)
-        payload = json.dumps(body, ensure_ascii=False).encode()
-        try:
-            results.write(shard, payload, "application/json", if_generation_match=storage_gen)
-        except PreconditionFailed:
+        known = (shard_gen, storage_gen)
+        if not write_if_newer(results, shard, body, generation, keep_same=True, known=known):
             log.info("shard written meanwhile by another delivery", extra={"shard": shard})
         action = "written"
         log.info("shard stored", extra={"shard": shard, "pages": len(pages)})
@@ -322,17 +320,6 @@ def _shard_body(
     }
 
 
-def _shard_state(results: Bucket, shard: str) -> tuple[int | None, int]:
-    info = results.stat(shard)
-    if info is None:
-        return None, 0
-    body = _load_json(results, shard)
-    try:
-        return int(body["object"]["generation"]), info.generation  # type: ignore[index]
-    except (TypeError, KeyError, ValueError):
-        return None, info.generation
-
-
 def finalize(task: Task) -> None:
     """Every shard is in: assemble and store the document-level result."""
     found = _document(task)
@@ -346,7 +333,7 @@ def finalize(task: Task) -> None:
     pages: list[dict[str, Any]] = []
     engine: dict[str, Any] = {}
     for shard in doc["shards"]:
-        body = _load_json(results, shard)
+        body = load_json(results, shard)
         if body is None or body.get("object", {}).get("generation") != doc["object"]["generation"]:
             fail(
                 task, errors.ObjectReplaced("A page shard belongs to another version of the object")
@@ -459,40 +446,9 @@ def _write_result(
 ) -> None:
     """Store a document-level result unless one for a newer generation (or, with
     ``keep_same_generation``, for this one) is already there."""
-    name = doc["result"]["name"]
     generation = int(doc["object"]["generation"])
-    for _ in range(5):
-        info = results.stat(name)
-        existing = _load_json(results, name) if info else None
-        try:
-            stored = int((existing or {})["object"]["generation"])
-        except (KeyError, TypeError, ValueError):
-            stored = None
-        if stored is not None and (
-            stored > generation or (keep_same_generation and stored == generation)
-        ):
-            return
-        payload = json.dumps(body, ensure_ascii=False).encode()
-        try:
-            results.write(
-                name,
-                payload,
-                "application/json",
-                if_generation_match=info.generation if info else 0,
-            )
-            return
-        except PreconditionFailed:
-            continue
-    raise errors.StorageError("The document result write kept racing; retry")
+    write_if_newer(results, doc["result"]["name"], body, generation, keep_same=keep_same_generation)
 
 
 def _result_name(obj: dict[str, Any]) -> str:
     return get_settings().result_name(obj["name"])
-
-
-def _load_json(bucket: Bucket, name: str) -> dict[str, Any] | None:
-    try:
-        body = json.loads(bucket.read(name))
-    except (errors.NotFound, ValueError):
-        return None
-    return body if isinstance(body, dict) else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -12,12 +11,13 @@ from typing import Any
 from ocr_core import errors
 from ocr_core.config import get_settings
 from ocr_core.jobs.layout import check_not_reserved
+from ocr_core.jobs.store import stored_generation, write_if_newer
 from ocr_core.logs import get_logger
 from ocr_core.names import validate_object_name
 from ocr_core.recognition.documents import document_kind
 from ocr_core.recognition.extract import extract
 from ocr_core.schema import failed_document, object_ref
-from ocr_core.storage import ObjectInfo, PreconditionFailed, open_bucket
+from ocr_core.storage import open_bucket
 
 log = get_logger("pipeline")
 
@@ -105,7 +105,7 @@ def _process_locked(
         )
         return Outcome("stale", result_name)
 
-    existing_gen, result_storage_gen = _existing_result(results, result_name)
+    existing_gen, result_storage_gen = stored_generation(results, result_name)
     if existing_gen is not None and existing_gen >= generation:
         kind = "duplicate" if existing_gen == generation else "stale"
         log.info("result already stored; skipped", extra={"object": name, "outcome": kind})
@@ -137,17 +137,10 @@ def _process_locked(
             extra={"object": name, "code": exc.code},
         )
 
-    payload = json.dumps(document, ensure_ascii=False).encode("utf-8")
-    try:
-        results.write(
-            result_name, payload, "application/json", if_generation_match=result_storage_gen
-        )
-    except PreconditionFailed:
-        # Another delivery wrote first. Keep whichever result is for the newer generation.
-        newer_gen, _ = _existing_result(results, result_name)
-        if newer_gen is not None and newer_gen >= generation:
-            return Outcome("duplicate", result_name)
-        raise errors.StorageError("Result write raced with another writer; retry") from None
+    # Another delivery may have written meanwhile: the result for the newer generation stays.
+    known = (existing_gen, result_storage_gen)
+    if not write_if_newer(results, result_name, document, generation, keep_same=True, known=known):
+        return Outcome("duplicate", result_name)
     log.info(
         "result stored",
         extra={
@@ -162,16 +155,3 @@ def _process_locked(
         # A retried event finds its result and would not come back here: no retry.
         write_renditions(document, settings.output_formats, source=data, retry=False)
     return Outcome(action, result_name, document)
-
-
-def _existing_result(results: Any, result_name: str) -> tuple[int | None, int]:
-    """(object generation the stored result is for, the result's own storage generation)."""
-    info: ObjectInfo | None = results.stat(result_name)
-    if info is None:
-        return None, 0
-    try:
-        doc = json.loads(results.read(result_name))
-        return int(doc["object"]["generation"]), info.generation
-    except (errors.NotFound, ValueError, KeyError, TypeError):
-        # Unreadable or foreign document: treat as absent but keep the precondition exact.
-        return None, info.generation

@@ -8,6 +8,7 @@ Names in the results bucket (after ``RESULTS_PREFIX`` when one is set)::
     _operations/<id>.json                          an operation
     _operations/by-object/<sha256>.json            which operation processes an object
     _operations/progress/<id>/<index>/<first>-<last>.json   a finished shard (write-once)
+    <object>.pdf, .hocr, .alto.xml, .txt            renditions (docs/formats.md)
 
 A user's object ``X`` has its result at ``X.json``. That name is one of the service's own
 exactly when ``X`` starts with ``_operations/`` or ends like a shard without its
@@ -24,6 +25,7 @@ import re
 
 from ocr_core import errors
 from ocr_core.config import Settings
+from ocr_core.recognition.render import Format
 
 OPERATIONS_DIR = "_operations/"
 SHARDS_SUFFIX = ".shards/"
@@ -74,3 +76,8 @@ def shard_name(settings: Settings, object_name: str, first: int, last: int, page
 def progress_prefix(settings: Settings, op_id: str, index: int) -> str:
     """Where the shard markers of document ``index`` of operation ``op_id`` live."""
     return f"{operations_prefix(settings)}progress/{op_id}/{index:05d}/"
+
+
+def rendition_name(settings: Settings, object_name: str, fmt: Format) -> str:
+    """Where the ``fmt`` file of ``object_name``'s result is written beside it."""
+    return f"{settings.results_prefix}{object_name}{fmt.suffix}"

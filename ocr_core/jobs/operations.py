@@ -27,6 +27,7 @@ from ocr_core import errors
 from ocr_core.config import get_settings
 from ocr_core.jobs import progress
 from ocr_core.jobs.layout import operations_prefix
+from ocr_core.jobs.store import load_json
 from ocr_core.logs import get_logger
 from ocr_core.schema import utc_now
 from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
@@ -160,14 +161,9 @@ def _read(op_id: str) -> tuple[dict[str, Any] | None, int]:
     info = bucket.stat(_path(op_id))
     if info is None:
         return None, 0
-    try:
-        raw = bucket.read(_path(op_id))
-    except errors.NotFound:
-        return None, 0
-    try:
-        op = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise errors.StorageError(f"Operation {op_id} is unreadable") from exc
+    op = load_json(bucket, _path(op_id), unreadable="error", what=f"operation {op_id}")
+    if op is None and not bucket.stat(_path(op_id)):
+        return None, 0  # deleted between the two looks
     if not _is_operation(op):
         # Not one of ours (written over by hand?): absent, rather than a 500 for ever.
         log.error("stored operation is not an operation; ignored", extra={"operation": op_id})
@@ -356,11 +352,7 @@ def claim_object(bucket: str, name: str, generation: int, op_id: str, *, replace
 
 
 def operation_for_object(bucket: str, name: str, generation: int | str) -> str | None:
-    try:
-        raw = _bucket().read(_index_path(bucket, name, generation))
-        op_id = json.loads(raw)["operation"]
-    except (errors.NotFound, ValueError, KeyError, TypeError):
-        return None
+    op_id = (load_json(_bucket(), _index_path(bucket, name, generation)) or {}).get("operation")
     return op_id if isinstance(op_id, str) and _ID.match(op_id) else None
 
 

@@ -9,15 +9,16 @@ spooled temporary file (memory up to a few MiB, then disk) and stored in one wri
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ocr_core import errors
 from ocr_core.config import Settings, get_settings
+from ocr_core.jobs.layout import rendition_name
+from ocr_core.jobs.store import load_json
 from ocr_core.logs import get_logger
-from ocr_core.recognition.render import FORMATS, Format, render
+from ocr_core.recognition.render import FORMATS, render
 from ocr_core.storage import Bucket, open_bucket
 
 log = get_logger("render.store")
@@ -25,17 +26,9 @@ log = get_logger("render.store")
 SPOOL_BYTES = 8 * 1024 * 1024
 
 
-def rendition_name(settings: Settings, object_name: str, fmt: Format) -> str:
-    return f"{settings.results_prefix}{object_name}{fmt.suffix}"
-
-
 def shard_loader(results: Bucket) -> Any:
     def load(name: str) -> dict[str, Any] | None:
-        try:
-            body = json.loads(results.read(name))
-        except (errors.NotFound, ValueError):
-            return None
-        return body if isinstance(body, dict) else None
+        return load_json(results, name)
 
     return load
 
