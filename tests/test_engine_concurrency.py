@@ -248,7 +248,7 @@ def test_large_scans_are_not_decoded_side_by_side(
     monkeypatch.setenv("CACHE_MAX_ENTRIES", "0")
     reload_settings()
     monkeypatch.setattr(slots, "PIXELS_PER_THREAD", 3_000_000)  # 6 MP: one scan at a time
-    monkeypatch.setattr(slots, "_gate", None)  # built anew with that budget
+    slots.reset()  # built anew with that budget
     data = [(samples / n).read_bytes() for n in ("scribe_filing_01.png", "tess_eurotext.tif")]
     with counting_slots(monkeypatch) as seen, ThreadPoolExecutor(max_workers=4) as pool:
         texts = [doc["text"] for doc in pool.map(pipeline.extract, data * 2)]

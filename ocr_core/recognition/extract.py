@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.config import get_settings, on_reload
 from ocr_core.engines import Engine, get_engine
 from ocr_core.engines.base import OcrOutput, recognize_guarded
 from ocr_core.engines.slots import engine_slot
@@ -101,16 +101,20 @@ _cache_guard = threading.Lock()
 
 
 def result_cache() -> ResultCache:
-    """This process's cache of answers, sized by the current settings."""
+    """This process's cache of answers, built from the settings on first use."""
     global _cache
-    settings = get_settings()
     with _cache_guard:
-        if _cache is None or (_cache.max_entries, _cache.max_bytes) != (
-            settings.cache_max_entries,
-            settings.cache_max_bytes,
-        ):
+        if _cache is None:
+            settings = get_settings()
             _cache = ResultCache(settings.cache_max_entries, settings.cache_max_bytes)
         return _cache
+
+
+@on_reload
+def _drop_cache() -> None:
+    global _cache
+    with _cache_guard:
+        _cache = None
 
 
 def done_document(
