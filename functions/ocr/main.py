@@ -23,7 +23,7 @@ engines.preload_in_workers()
 
 @functions_framework.cloud_event
 def on_object_finalized(cloud_event: CloudEvent) -> None:
-    dispatch.handle(cloud_event)
+    dispatch.on_delivery(cloud_event)
 
 
 @functions_framework.errorhandler(Exception)

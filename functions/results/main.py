@@ -14,4 +14,4 @@ functions_framework.errorhandler(HTTPException)(guard.http_error)
 
 @functions_framework.http
 def get_result(request: flask.Request) -> flask.Response:
-    return results.handle(request)
+    return results.dispatch(request)

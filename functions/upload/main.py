@@ -17,4 +17,4 @@ engines.preload_in_workers()
 
 @functions_framework.http
 def extract_text(request: flask.Request) -> flask.Response:
-    return upload.handle(request)
+    return upload.dispatch(request)

@@ -32,7 +32,7 @@ FIELD = "images"
 log = get_logger("batch")
 
 
-def handle(request: flask.Request, *, lang: str | None) -> flask.Response:
+def batch_extract(request: flask.Request, *, lang: str | None) -> flask.Response:
     settings = get_settings()
     started = time.perf_counter()
     uploads = _read_items(request)

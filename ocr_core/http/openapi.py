@@ -22,7 +22,18 @@ from ocr_core.config import Settings, get_settings
 from ocr_core.http import routes
 from ocr_core.http.routes import UPLOAD_ERRORS
 from ocr_core.recognition import render
-from ocr_core.schema import components, ref
+from ocr_core.schema import (
+    Block,
+    Box,
+    ImageMetadata,
+    Line,
+    Page,
+    ResultDocument,
+    Word,
+    components,
+    ref,
+)
+from ocr_core.schema import Engine as EngineInfo
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -170,63 +181,55 @@ LANG_PARAM = {
     "example": "eng",
 }
 
-HELLO_DOC: dict[str, Any] = {
-    "success": True,
-    "status": "done",
-    "text": "Hello world",
-    "confidence": 0.9581,
-    "no_text_found": False,
-    "processing_time_ms": 212.4,
-    "language": "en",
-    "word_count": 2,
-    "image": {
-        "format": "JPEG",
-        "mime_type": "image/jpeg",
-        "width": 640,
-        "height": 160,
-        "orientation_applied": 1,
-        "size_bytes": 18234,
-        "sha256": "9f2c4e0d6b8a1c3e5f7a9b0c2d4e6f8a0b1c3d5e7f9a1b2c3d4e5f6a7b8c9d0e",
-    },
-    "engine": {"name": "auto", "version": "tesseract 5.5.4 + rapidocr 1.4.4"},
-    "cached": False,
-    "pages": [
-        {
-            "width": 640,
-            "height": 160,
-            "confidence": 0.9581,
-            "blocks": [
-                {
-                    "text": "Hello world",
-                    "confidence": 0.9581,
-                    "box": {"x": 36, "y": 30, "width": 260, "height": 34},
-                    "lines": [
-                        {
-                            "text": "Hello world",
-                            "confidence": 0.9581,
-                            "box": {"x": 36, "y": 30, "width": 260, "height": 34},
-                            "words": [
-                                {
-                                    "text": "Hello",
-                                    "confidence": 0.9612,
-                                    "box": {"x": 36, "y": 30, "width": 112, "height": 34},
-                                },
-                                {
-                                    "text": "world",
-                                    "confidence": 0.955,
-                                    "box": {"x": 164, "y": 30, "width": 132, "height": 34},
-                                },
+_LINE = Box(36, 30, 260, 34)
+#: The example result, made by the models it illustrates.
+HELLO_DOC: dict[str, Any] = ResultDocument(
+    success=True,
+    status="done",
+    text="Hello world",
+    confidence=0.9581,
+    no_text_found=False,
+    processing_time_ms=212.4,
+    language="en",
+    word_count=2,
+    image=ImageMetadata(
+        format="JPEG",
+        mime_type="image/jpeg",
+        width=640,
+        height=160,
+        orientation_applied=1,
+        size_bytes=18234,
+        sha256="9f2c4e0d6b8a1c3e5f7a9b0c2d4e6f8a0b1c3d5e7f9a1b2c3d4e5f6a7b8c9d0e",
+    ),
+    engine=EngineInfo("auto", "tesseract 5.5.4 + rapidocr 1.4.4"),
+    cached=False,
+    pages=[
+        Page(
+            width=640,
+            height=160,
+            confidence=0.9581,
+            blocks=[
+                Block(
+                    "Hello world",
+                    0.9581,
+                    _LINE,
+                    lines=[
+                        Line(
+                            "Hello world",
+                            0.9581,
+                            _LINE,
+                            words=[
+                                Word("Hello", 0.9612, Box(36, 30, 112, 34)),
+                                Word("world", 0.955, Box(164, 30, 132, 34)),
                             ],
-                        }
+                        )
                     ],
-                }
+                )
             ],
-        }
+        )
     ],
-    "created_at": "2026-11-22T10:00:00.000Z",
-    "schema_version": 1,
-    "service_version": __version__,
-}
+    created_at="2026-11-22T10:00:00.000Z",
+).to_dict()
 
 
 def _schemas(settings: Settings) -> dict[str, Schema]:

@@ -45,7 +45,7 @@ def _readable_from_any_origin(handler: Handler) -> Handler:
 
 @_readable_from_any_origin
 @guarded
-def handle(request: flask.Request) -> flask.Response:
+def dispatch(request: flask.Request) -> flask.Response:
     route = routes.match(request.method, request.path)
     if route is routes.HEALTH:
         return json_response(Health("ok").to_dict())  # each function answers its own health

@@ -102,7 +102,7 @@ UPLOAD_ERRORS = _errors(
         503: (errors.EngineError, errors.StorageError),
     }
 )
-#: Every API route checks the key; POSTs are rate-limited first (http.upload.handle).
+#: Every API route checks the key; POSTs are rate-limited first (http.upload.dispatch).
 _API = {401: (errors.Unauthorized,), 429: (errors.RateLimited,)}
 _KEY = {401: (errors.Unauthorized,)}
 

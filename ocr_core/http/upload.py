@@ -41,7 +41,7 @@ def _lang(request: flask.Request) -> str | None:
 
 
 @guarded
-def handle(request: flask.Request) -> flask.Response:
+def dispatch(request: flask.Request) -> flask.Response:
     route = routes.match(request.method, request.path)
     if route is None or route.function != "upload":
         raise no_route(request, "upload")
@@ -84,7 +84,7 @@ def _extract_text(request: flask.Request) -> flask.Response:
 
 
 def _batch_extract(request: flask.Request) -> flask.Response:
-    return batch.handle(request, lang=_lang(request))
+    return batch.batch_extract(request, lang=_lang(request))
 
 
 def _store_for_later(request: flask.Request, data: bytes, filename: str | None) -> flask.Response:

@@ -22,7 +22,7 @@ from ocr_core.logs import get_logger, log_context, setup_logging
 log = get_logger("ocr")
 
 
-def handle(cloud_event: Any) -> Outcome | None:
+def on_delivery(cloud_event: Any) -> Outcome | None:
     """Process one delivery. Returns normally to acknowledge it; raises to have it retried."""
     setup_logging(get_settings().log_level)
     with log_context(event_id=str(cloud_event["id"]), event_type=cloud_event["type"]):
@@ -62,7 +62,7 @@ def handle(cloud_event: Any) -> Outcome | None:
 
 
 def failed_delivery(exc: BaseException, http_status: int | None) -> tuple[int, dict[str, Any]]:
-    """The JSON answer to a delivery that failed before or inside ``handle``.
+    """The JSON answer to a delivery that failed before or inside ``on_delivery``.
 
     What functions-framework could not even read as an event (a bad ``specversion``, a
     body that is not JSON or is nested past any parser, a push it cannot convert) will
