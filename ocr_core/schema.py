@@ -282,25 +282,44 @@ State = Literal["queued", "running", "done", "failed", "cancelled"]
 
 
 @dataclass
+class ResultRef(Model):
+    bucket: str = required()
+    name: str = required()
+
+
+@dataclass
 class DocumentEntry(Model):
-    """One object of an operation, as its clients see it."""
+    """One object of an operation: its state (``jobs.operations.NEXT`` says which may follow
+    which), its pages and where its result is."""
 
     object: ObjectRef = required()
     state: State = required()
-    results_url: str = spec()
+    kind: str | None = spec("pdf, tiff, or an image's format", examples=["pdf", "PNG"])
+    page_count: int | None = spec()
+    pages_done: int = spec(minimum=0)
+    shards_total: int | None = spec()
+    shards_done: list[int] = spec("the first page of each page range done")
+    result: ResultRef = spec()
+    shards: list[str] = spec("results-bucket names of the page shards")
     error: ErrorDetail | None = spec()
+    results_url: str = spec()
+    sha256: str = spec()
+    size_bytes: int = spec()
+    started_at: str = spec()
 
 
 @dataclass
 class OperationMetadata(Model):
     state: State = required()
-    documents: list[DocumentEntry] = required()
     trigger: str = spec()
     request: dict[str, Any] = spec()
     create_time: str = spec()
     update_time: str = spec()
     end_time: str | None = spec()
     progress: dict[str, Any] = spec()
+    documents: list[DocumentEntry] = spec()
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ("documents",)
 
 
 @dataclass
@@ -367,6 +386,7 @@ MODELS: tuple[type[Model], ...] = (
     Accepted,
     Progress,
     Pending,
+    ResultRef,
     DocumentEntry,
     OperationMetadata,
     Operation,

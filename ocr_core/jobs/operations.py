@@ -29,7 +29,14 @@ from ocr_core.jobs import progress
 from ocr_core.jobs.layout import operations_prefix
 from ocr_core.jobs.store import load_json
 from ocr_core.logs import get_logger
-from ocr_core.schema import utc_now
+from ocr_core.schema import (
+    DocumentEntry,
+    ObjectRef,
+    Operation,
+    OperationMetadata,
+    ResultRef,
+    utc_now,
+)
 from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
 
 log = get_logger("operations")
@@ -82,18 +89,18 @@ def validate_id(op_id: str) -> str:
 
 def document_entry(bucket: str, name: str, generation: int) -> dict[str, Any]:
     settings = get_settings()
-    return {
-        "object": {"bucket": bucket, "name": name, "generation": str(generation)},
-        "state": QUEUED,
-        "kind": None,
-        "page_count": None,
-        "pages_done": 0,
-        "shards_total": None,
-        "shards_done": [],
-        "result": {"bucket": settings.results_bucket, "name": settings.result_name(name)},
-        "shards": [],
-        "error": None,
-    }
+    return DocumentEntry(
+        object=ObjectRef.of(bucket, name, generation),
+        state=QUEUED,
+        kind=None,
+        page_count=None,
+        pages_done=0,
+        shards_total=None,
+        shards_done=[],
+        result=ResultRef(settings.results_bucket, settings.result_name(name)),
+        shards=[],
+        error=None,
+    ).to_dict()
 
 
 def move(
@@ -118,20 +125,20 @@ def new_operation(
     op_id: str, documents: list[dict[str, Any]], trigger: str, request: dict[str, Any]
 ) -> dict[str, Any]:
     now = utc_now()
-    op = {
-        "name": f"operations/{op_id}",
-        "done": False,
-        "metadata": {
-            "state": QUEUED,
-            "trigger": trigger,
-            "request": request,
-            "create_time": now,
-            "update_time": now,
-            "end_time": None,
-            "progress": {},
-            "documents": documents,
-        },
-    }
+    op = Operation(
+        name=f"operations/{op_id}",
+        done=False,
+        metadata=OperationMetadata(
+            state=QUEUED,
+            trigger=trigger,
+            request=request,
+            create_time=now,
+            update_time=now,
+            end_time=None,
+            progress={},
+            documents=documents,  # type: ignore[arg-type]
+        ),
+    ).to_dict()
     _refresh_progress(op)
     return op
 
