@@ -18,6 +18,7 @@ from ocr_core.jobs.images import Outcome
 from ocr_core.jobs.images import process_object as process_image
 from ocr_core.jobs.tasks import parse_task
 from ocr_core.logs import get_logger, log_context, setup_logging
+from ocr_core.schema import Error, ErrorDetail, error_body
 
 log = get_logger("ocr")
 
@@ -89,18 +90,13 @@ def failed_delivery(exc: BaseException, http_status: int | None) -> tuple[int, d
             "error": {"code": "invalid_event", "message": "The delivery is not a usable event"},
         }
     if http_status is not None:  # not a delivery at all: a GET, an unknown path
-        return http_status, {
-            "success": False,
-            "error": {"code": "invalid_request", "message": summary},
-        }
+        return http_status, Error(False, ErrorDetail("invalid_request", summary)).to_dict()
     if isinstance(exc, errors.OcrError):
         log.warning("delivery failed; it will be retried", extra={"code": exc.code})
-        return exc.status, {"success": False, "error": exc.to_dict()}
+        return exc.status, error_body(exc)
     log.exception("unhandled error processing a delivery; it will be retried")
-    return 500, {
-        "success": False,
-        "error": {"code": "internal_error", "message": "Internal error; it has been logged"},
-    }
+    detail = ErrorDetail("internal_error", "Internal error; it has been logged")
+    return 500, Error(False, detail).to_dict()
 
 
 def event_age_s(event_time: str | None, now: datetime | None = None) -> float | None:
