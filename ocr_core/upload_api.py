@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import flask
 
-from . import batch_api, errors, operations_api, site
+from . import batch_api, errors, operations_api, site, vision_api
 from .access import check_api_key, rate_limit
 from .config import get_settings
 from .engines.slots import engine_slot
@@ -41,6 +41,8 @@ def handle(request: flask.Request) -> flask.Response:
         return json_response({"status": "ok"})
     if site.serves(path):
         return site.handle(request, path)  # the page, /docs and /openapi.json are public
+    if vision_api.owns(path):
+        return vision_api.handle(request)  # Google's error shape, its own access checks
     settings = get_settings()
     # Cheapest first: a flood of POSTs (key guessing included) is refused before any key
     # check or body read; then the key, for every API route.

@@ -376,6 +376,7 @@ class EmulatorChain:
             {
                 "/extract-text": self.function("upload").port,
                 "/results/": self.function("results").port,
+                "/v1/": self.function("upload").port,
             },
             max_body=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         )

@@ -144,6 +144,7 @@ class Stack:
                 "/extract-text": upload.port,
                 "/results/": results.port,
                 "/operations": upload.port,
+                "/v1/": upload.port,
                 **{path: upload.port for path in UPLOAD_SITE_ROUTES},
             },
             # Twice the overhead: the function's own, more precise 413 answers come first.
