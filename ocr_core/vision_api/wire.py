@@ -55,8 +55,11 @@ _STATUS_FOR_HTTP = {
     500: "INTERNAL",
     503: "UNAVAILABLE",
 }
-#: Statuses a client could not have caused that still need another HTTP code than ours.
+#: Errors Vision answers with another HTTP code than the service's own API does.
 _HTTP_FOR_ERROR: dict[type[errors.OcrError], tuple[int, str]] = {
+    # Google answers a missing or wrong API key with 403; a 401 would make Google's
+    # clients try to refresh their credentials instead of reporting the error.
+    errors.Unauthorized: (403, "PERMISSION_DENIED"),
     errors.OperationFinished: (400, "FAILED_PRECONDITION"),
     errors.MethodNotAllowed: (404, "NOT_FOUND"),
     errors.UnsupportedFormat: (400, "INVALID_ARGUMENT"),
