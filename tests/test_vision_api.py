@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -432,3 +435,52 @@ def test_cancel_through_the_v1_route(stack: LocalStack) -> None:
             break
         time.sleep(0.3)
     assert op["metadata"]["state"] == "CANCELLED" and op["error"]["code"] == 1
+
+
+def _gcloud_vision(stack: LocalStack, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    token = tmp_path / "token"
+    token.write_text("any-token\n")  # gcloud insists on credentials; the service ignores them
+    env = {
+        **os.environ,
+        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
+        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": str(token),
+        "CLOUDSDK_CORE_PROJECT": "ocr-local",
+        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_VISION": f"{stack.url}/",
+    }
+    return subprocess.run(
+        ["gcloud", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_gcloud_ml_vision_against_the_service(stack: LocalStack, tmp_path: Path) -> None:
+    if shutil.which("gcloud") is None:
+        pytest.skip("the gcloud CLI is not installed on this machine")
+    probe = _gcloud_vision(stack, tmp_path, "ml", "vision", "detect-text", "--help")
+    if probe.returncode != 0:
+        pytest.skip(f"this gcloud has no 'ml vision detect-text': {probe.stderr[-300:]}")
+    text = _gcloud_vision(
+        stack,
+        tmp_path,
+        "ml",
+        "vision",
+        "detect-text",
+        str(TEST_IMAGES / "hello.jpg"),
+        "--format=json",
+    )
+    assert text.returncode == 0, text.stderr
+    body = json.loads(text.stdout)["responses"][0]
+    assert words(body["fullTextAnnotation"]["text"]) == words(
+        ground_truth(TEST_IMAGES / "hello.jpg")
+    )
+    document = _gcloud_vision(
+        stack,
+        tmp_path,
+        "ml",
+        "vision",
+        "detect-document",
+        str(TEST_IMAGES / "receipt.png"),
+        "--format=value(responses[0].fullTextAnnotation.text)",
+    )
+    assert document.returncode == 0, document.stderr
+    assert "TOTAL" in document.stdout.upper()

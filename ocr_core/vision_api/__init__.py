@@ -31,6 +31,8 @@ from . import files, images, longrunning, sources, wire
 PREFIX = "/v1/"
 _PARENT = re.compile(r"^((?:projects/[^/]+/)?(?:locations/[^/]+/)?)(.*)$")
 _OPERATION = re.compile(r"^operations/([^/:]+)(:cancel)?$")
+#: ``gcloud beta ml vision operations describe <id>`` asks for ``/v1/<id>``.
+_BARE_OPERATION = re.compile(r"^(\d{8}T\d{12}Z-[0-9a-f]{10})(:cancel)?$")
 
 log = get_logger("vision.http")
 
@@ -98,7 +100,7 @@ def _route(request: flask.Request) -> flask.Response:
         ),
         "operations": ("GET", lambda: longrunning.list_operations(request.args, ints)),
     }
-    operation = _OPERATION.match(method)
+    operation = _OPERATION.match(method) or _BARE_OPERATION.match(method)
     if operation is not None:
         name = operation.group(1)
         if operation.group(2):
