@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from .conftest import TEST_IMAGES, ground_truth, words
+from .conftest import ROOT, TEST_IMAGES, ground_truth, words
 from .documents import image_pdf, multipage_tiff, page_lines
 from .servers import FunctionServer, LocalStack
 
@@ -312,14 +314,6 @@ def test_google_error_shape_and_codes(stack: LocalStack) -> None:
     assert unknown.status_code == 404 and unknown.json()["error"]["status"] == "NOT_FOUND"
     wrong_method = requests.get(url, timeout=10)
     assert wrong_method.status_code == 404
-    # Past the route's limit (MAX_BATCH_BYTES + 64 KiB), under the front door's cap.
-    huge = requests.post(
-        url,
-        data=b" " * (30 * 1024 * 1024 + 100 * 1024),
-        headers={"Content-Type": "application/json"},
-        timeout=60,
-    )
-    assert huge.status_code == 413 and huge.json()["error"]["code"] == 413
     bad_token = requests.get(f"{stack.url}/v1/operations?pageToken=zzz", timeout=10)
     assert bad_token.status_code == 400
     bad_filter = requests.get(f"{stack.url}/v1/operations?filter=name%3Dx", timeout=10)
@@ -360,7 +354,8 @@ def test_enum_encoding_follows_the_request(stack: LocalStack) -> None:
 
 
 def test_api_key_from_the_clients_options(tmp_path: Path) -> None:
-    """``client_options={"api_key": ...}`` sends x-goog-api-key; ?key= works for curl."""
+    """``client_options={"api_key": ...}`` sends x-goog-api-key; ?key= works for curl.
+    Also the body limit, on the upload function alone."""
     server = FunctionServer(
         "upload",
         "extract_text",
@@ -385,6 +380,15 @@ def test_api_key_from_the_clients_options(tmp_path: Path) -> None:
             make_client(server.url).text_detection(image=image)
         listed = requests.get(f"{server.url}/v1/operations?key=vision-test-key", timeout=10)
         assert listed.status_code == 200
+        # Past the route's limit (MAX_BATCH_BYTES + 64 KiB): refused from Content-Length,
+        # in Google's shape (on the function alone, as behind Cloud Run's front end).
+        huge = requests.post(
+            f"{server.url}/v1/images:annotate?key=vision-test-key",
+            data=b" " * (30 * 1024 * 1024 + 100 * 1024),
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
+        assert huge.status_code == 413 and huge.json()["error"]["code"] == 413
         refused = requests.get(f"{server.url}/v1/operations?key=wrong", timeout=10)
         assert refused.status_code == 403 and refused.json()["error"]["status"] == (
             "PERMISSION_DENIED"
@@ -484,3 +488,45 @@ def test_gcloud_ml_vision_against_the_service(stack: LocalStack, tmp_path: Path)
     )
     assert document.returncode == 0, document.stderr
     assert "TOTAL" in document.stdout.upper()
+
+
+def test_output_files_appear_without_a_vision_poll(stack: LocalStack) -> None:
+    """The OCR function writes them once the last task is done; nobody asks /v1."""
+    (stack.input_dir / "vision-src").mkdir(parents=True, exist_ok=True)
+    (stack.input_dir / "vision-src" / "unpolled.pdf").write_bytes(image_pdf(2))
+    started = requests.post(
+        f"{stack.url}/v1/files:asyncBatchAnnotate",
+        json={
+            "requests": [
+                {
+                    "inputConfig": {"gcsSource": {"uri": "gs://ocr-input/vision-src/unpolled.pdf"}},
+                    "features": [{"type": 11}],
+                    "outputConfig": {
+                        "gcsDestination": {"uri": "gs://ocr-results/vision/unpolled/"},
+                        "batchSize": 1,
+                    },
+                }
+            ]
+        },
+        timeout=30,
+    )
+    assert started.status_code == 200, started.text
+    out = stack.results_dir / "vision" / "unpolled"
+    deadline = time.monotonic() + OPERATION_TIMEOUT_S
+    while time.monotonic() < deadline and not (out / "output-2-to-2.json").exists():
+        time.sleep(0.3)
+    assert sorted(p.name for p in out.iterdir()) == ["output-1-to-1.json", "output-2-to-2.json"]
+
+
+def test_readme_vision_snippet_runs_as_written(stack: LocalStack) -> None:
+    """The README's client snippet, run by a separate Python as a user would run it."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- example:vision -->\s*```python\n(.*?)```", readme, re.S)
+    assert block, "README lost its tested Vision example"
+    assert "http://127.0.0.1:8080" in block.group(1)
+    code = block.group(1).replace("http://127.0.0.1:8080", stack.url)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert words(done.stdout) == words(ground_truth(TEST_IMAGES / "hello.jpg"))

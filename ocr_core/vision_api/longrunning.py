@@ -7,7 +7,9 @@ finished its documents, ``complete`` writes Vision's output files
 (``<prefix>output-<first>-to-<last>.json``, ``batchSize`` responses each) and records that
 in the operation; only then does the Vision view say ``done``, so a client that sees
 ``done`` finds every output file in place. ``complete`` runs in whoever looks first (a
-poll, a listing); it is idempotent, so two at once write the same files.
+poll, a listing) and in the OCR function after each task of the operation
+(``after_task``), so the files appear even for a client that never polls. It is
+idempotent: two at once write the same files.
 """
 
 from __future__ import annotations
@@ -143,6 +145,22 @@ def complete(op: dict[str, Any]) -> dict[str, Any]:
         return True
 
     return operations.update(op_id_of(op["name"]), record) or op
+
+
+def after_task(op_id: str) -> None:
+    """The OCR function ran a task of ``op_id``: if that finished a Vision operation, write
+    its output files now. A passing fault raises (the task is delivered again and this runs
+    again); anything else is logged and left to the next reader of the operation."""
+    try:
+        op = operations.get(op_id)
+        if op is not None and op["done"] and vision_request(op) is not None:
+            complete(op)
+    except errors.OcrError as exc:
+        if not exc.permanent:
+            raise
+        log.error("Vision output files not written", extra={"code": exc.code})
+    except Exception:
+        log.exception("Vision output files not written; the next poll retries")
 
 
 def _write_outputs(op: dict[str, Any], vision: dict[str, Any]) -> list[str]:
