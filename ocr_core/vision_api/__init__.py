@@ -38,7 +38,7 @@ log = get_logger("vision.http")
 
 
 def owns(path: str) -> bool:
-    return path.startswith(PREFIX)
+    return path.startswith(PREFIX) or path == PREFIX.rstrip("/")
 
 
 def split(path: str) -> tuple[str, str]:

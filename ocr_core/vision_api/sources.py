@@ -69,7 +69,7 @@ def read_json(request: flask.Request) -> dict[str, Any]:
         raise too_large
     try:
         body = json.loads(raw or b"{}")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past any parser
         raise errors.InvalidRequest("Invalid JSON payload received") from exc
     if not isinstance(body, dict):
         raise errors.InvalidRequest("Invalid JSON payload received: expected an object")
