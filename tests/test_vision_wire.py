@@ -92,3 +92,15 @@ def test_parent_prefixes_are_split_off() -> None:
         "operations/x",
     )
     assert split("/v1/locations/eu/operations/x") == ("locations/eu", "operations/x")
+
+
+def test_language_hints_become_installed_engine_languages(settings: Any) -> None:
+    from ocr_core.engines import get_engine
+    from ocr_core.vision_api.sources import lang
+
+    installed = get_engine().supported_languages()
+    assert "eng" in installed and "deu" in installed and "fra" not in installed
+    hints = {"imageContext": {"languageHints": ["en-US", "de", "xx", "fr"]}}
+    assert lang(hints, "requests[0]") == "eng+deu"  # unknown and not installed: dropped
+    assert lang({"imageContext": {"languageHints": ["fr"]}}, "requests[0]") is None
+    assert lang({}, "requests[0]") is None

@@ -121,14 +121,27 @@ def lang(request: dict[str, Any], where: str) -> str | None:
     Hints are hints: codes the engines do not know are dropped, as Vision ignores them."""
     context = field(request, "imageContext", dict, where, {})
     hints = field(context, "languageHints", list, f"{where}.imageContext", [])
-    codes = []
+    codes: list[str] = []
     for hint in hints:
         if not isinstance(hint, str):
             raise errors.InvalidRequest("languageHints must be strings", parameter="languageHints")
         code = BCP47_TO_TESSERACT.get(hint.strip().lower().split("-")[0])
         if code and code not in codes:
             codes.append(code)
-    return "+".join(codes) or None
+    if not codes:
+        return None
+    installed = _installed_languages()
+    return "+".join(c for c in codes if not installed or c in installed) or None
+
+
+def _installed_languages() -> list[str]:
+    """What the engine reads (empty: it does not say, e.g. Vision detects by itself)."""
+    from ..engines import get_engine
+
+    try:
+        return get_engine().supported_languages()
+    except (ValueError, RuntimeError, OSError):
+        return []  # an engine that cannot load fails the OCR itself, with its own error
 
 
 def decode_content(value: Any, where: str) -> bytes:
