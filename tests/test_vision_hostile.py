@@ -52,6 +52,7 @@ BODIES: list[tuple[str, Any]] = [
         {"requests": [{"image": IMAGE, "features": TEXT, "imageContext": {"languageHints": [1]}}]},
     ),
     ("images:annotate", {"requests": [{"image": IMAGE, "features": TEXT}], "parent": 5}),
+    ("images:annotate", {"requests": [{"image": {"content": "JVBERi0xLjQK"}, "features": TEXT}]}),
     ("files:annotate", {"requests": [{"inputConfig": "x", "features": TEXT}]}),
     ("files:annotate", {"requests": [{"inputConfig": {"content": "JVBERi0="}, "features": TEXT}]}),
     (

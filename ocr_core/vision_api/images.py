@@ -62,6 +62,8 @@ def one(item: Any, where: str, ints: bool) -> dict[str, Any]:
         if data is None:
             assert gcs is not None
             data, _ = sources.read_object(gcs, get_settings().max_upload_bytes)
+        if data[:5] == b"%PDF-":
+            raise errors.InvalidRequest("This is a PDF: send it to files:annotate")
         return wire.document_annotation(extract(data, lang=lang), names, ints)
     except errors.OcrError as exc:
         return {"error": wire.rpc_status(exc)}
