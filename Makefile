@@ -1,24 +1,31 @@
 # The two commands: `make run` starts the whole pipeline locally, `make test` runs the suite.
-# Both install what they need into .venv/ first (scripts/bootstrap.sh).
+# Both install what they need into .venv/ first (scripts/bootstrap.sh): `make run` the
+# runtime (requirements.txt), `make test` the development tools on top (requirements-dev.txt).
 SHELL := /bin/bash
 PORT ?= 8080
 DATA_DIR ?= ./data
 VENV := .venv
 PY := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
-REQS := requirements-dev.txt $(wildcard functions/*/requirements.txt)
+RUNTIME_REQS := requirements.txt $(wildcard functions/*/requirements.txt)
 
 .PHONY: run run-emulators test lint format images bench package checkov clean
 
-$(STAMP): $(REQS) scripts/bootstrap.sh
-	@scripts/bootstrap.sh $(VENV) requirements-dev.txt
+$(RUNTIME_STAMP): $(RUNTIME_REQS) scripts/bootstrap.sh
+	@scripts/bootstrap.sh $(VENV) requirements.txt
 	@touch $@
 
-run: $(STAMP)
+# The development tools on top of the runtime (which this installs too).
+$(STAMP): $(RUNTIME_REQS) requirements-dev.txt scripts/bootstrap.sh
+	@scripts/bootstrap.sh $(VENV) requirements-dev.txt
+	@touch $(RUNTIME_STAMP) $@
+
+run: $(RUNTIME_STAMP)
 	PORT=$(PORT) DATA_DIR=$(DATA_DIR) $(PY) -m ocr_local --port $(PORT) --data-dir $(DATA_DIR)
 
 # The cloud wiring on emulators: fake-gcs-server -> Pub/Sub emulator (gcloud) -> functions.
-run-emulators: $(STAMP)
+run-emulators: $(RUNTIME_STAMP)
 	PORT=$(PORT) $(PY) -m ocr_local.emulators --port $(PORT)
 
 # The functions' deploy archives (what Terraform uploads), under build/functions/.

@@ -2,7 +2,8 @@
 
 Built in Python rather than kept as a file so that limits come from the live settings and
 error codes from ``errors.py``: the document cannot drift from what the code answers.
-Routes are grouped in ``PATH_BUILDERS``; adding a route is adding one function there.
+Its paths, methods and error responses come from the route table (``routes.ROUTES``); the
+builders in ``PATH_BUILDERS`` add each operation's parameters, bodies and examples.
 
 In the cloud the upload and results functions have different URLs. The document's
 ``servers`` is relative (``/``: the host that served it, as the local gateway or a load
@@ -12,11 +13,14 @@ results route names that base as its own server.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__, errors
+from . import __version__, errors, routes
 from .config import Settings, get_settings
+from .routes import UPLOAD_ERRORS
+from .vision_api import openapi as vision_openapi
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -30,33 +34,6 @@ def _codes(*classes: type[errors.OcrError]) -> list[str]:
     return sorted({cls.code for cls in classes})
 
 
-# Error codes by status, per route group. Each list is what that route can really answer.
-UPLOAD_ERRORS: dict[int, list[type[errors.OcrError]]] = {
-    400: [
-        errors.MissingFile,
-        errors.TooManyFiles,
-        errors.EmptyFile,
-        errors.NotAnImage,
-        errors.CorruptImage,
-        errors.ImageTooSmall,
-        errors.InvalidDimensions,
-        errors.InvalidRequest,
-    ],
-    401: [errors.Unauthorized],
-    408: [errors.RequestTimeout],
-    413: [errors.FileTooLarge, errors.ImageTooLarge],
-    415: [errors.UnsupportedFormat],
-    422: [errors.EngineRejectedImage],
-    429: [errors.RateLimited],
-    503: [errors.EngineError, errors.StorageError],
-}
-BATCH_ERRORS: dict[int, list[type[errors.OcrError]]] = {
-    400: [errors.MissingFile, errors.TooManyFiles, errors.InvalidRequest],
-    401: [errors.Unauthorized],
-    408: [errors.RequestTimeout],
-    413: [errors.BatchTooLarge, errors.FileTooLarge],
-    429: [errors.RateLimited],
-}
 #: What one batch item can carry in its ``error`` (the single-image errors, per file).
 ITEM_ERRORS = [
     *_codes(
@@ -68,14 +45,6 @@ ITEM_ERRORS = [
     ),
     "internal_error",
 ]
-OPERATIONS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
-    400: [errors.InvalidRequest, errors.InvalidObjectName, errors.TooManyObjects],
-    401: [errors.Unauthorized],
-    409: [errors.OperationFinished],
-    429: [errors.RateLimited],
-    413: [errors.FileTooLarge],
-    503: [errors.StorageError],
-}
 #: Codes a stored failed result (and an operation's document) can carry in ``error``.
 RESULT_FAILURE_CODES = _codes(
     *UPLOAD_ERRORS[400],
@@ -88,13 +57,6 @@ RESULT_FAILURE_CODES = _codes(
     errors.Cancelled,
 )
 OPERATION_FAILURE_CODES = sorted({*RESULT_FAILURE_CODES, errors.ObjectReplaced.code})
-RESULTS_ERRORS: dict[int, list[type[errors.OcrError]]] = {
-    400: [errors.InvalidObjectName, errors.InvalidRequest],
-    401: [errors.Unauthorized],
-    422: [errors.ResultFailed],
-    503: [errors.StorageError],
-}
-
 DESCRIPTIONS = {
     400: "Bad request",
     401: "API keys are configured (API_KEYS) and X-API-Key is missing or wrong",
@@ -165,11 +127,9 @@ def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
     }
 
 
-def _errors(table: dict[int, list[type[errors.OcrError]]], *extra: int) -> dict[str, Any]:
+def _errors(table: routes.Errors) -> dict[str, Any]:
     """Error responses: the route's own codes plus what every route behind the gateway can say."""
     codes: dict[int, list[str]] = {status: _codes(*classes) for status, classes in table.items()}
-    for status in extra:
-        codes.setdefault(status, [])
     codes.setdefault(404, []).append("not_found")
     codes.setdefault(405, []).append("method_not_allowed")
     codes.setdefault(500, []).append("internal_error")
@@ -648,7 +608,6 @@ def _upload_paths(settings: Settings) -> dict[str, Any]:
                             "schema": {"type": "string"},
                         },
                     ),
-                    **_errors(UPLOAD_ERRORS),
                 },
             }
         },
@@ -692,7 +651,6 @@ def _upload_paths(settings: Settings) -> dict[str, Any]:
                     "200": _json_ok(
                         "One item per file, in upload order", _ref("BatchResponse"), batch_example
                     ),
-                    **_errors(BATCH_ERRORS),
                 },
             }
         },
@@ -754,7 +712,6 @@ def _results_paths(settings: Settings) -> dict[str, Any]:
                 },
                 **{"Retry-After": {"schema": {"type": "string"}, "example": "2"}},
             ),
-            **_errors(RESULTS_ERRORS),
         },
     }
     path: dict[str, Any] = {"get": operation}
@@ -844,7 +801,6 @@ def _operations_paths(settings: Settings) -> dict[str, Any]:
                         example,
                         Location={"schema": {"type": "string"}},
                     ),
-                    **_errors(OPERATIONS_ERRORS),
                 },
             },
             "get": {
@@ -863,7 +819,6 @@ def _operations_paths(settings: Settings) -> dict[str, Any]:
                     "200": _json_ok(
                         "A page of operations", _ref("OperationList"), {"operations": [example]}
                     ),
-                    **_errors({400: [errors.InvalidRequest], 503: [errors.StorageError]}),
                 },
             },
         },
@@ -873,7 +828,7 @@ def _operations_paths(settings: Settings) -> dict[str, Any]:
                 "tags": ["operations"],
                 "summary": "One operation: state, progress, and where the results are",
                 "parameters": [op_id],
-                "responses": {"200": op_ok, **_errors({503: [errors.StorageError]})},
+                "responses": {"200": op_ok},
             }
         },
         "/operations/{id}:cancel": {
@@ -884,15 +839,6 @@ def _operations_paths(settings: Settings) -> dict[str, Any]:
                 "parameters": [op_id],
                 "responses": {
                     "200": op_ok,
-                    # A POST: the API key and the rate limit guard it like POST /operations.
-                    **_errors(
-                        {
-                            401: [errors.Unauthorized],
-                            409: [errors.OperationFinished],
-                            429: [errors.RateLimited],
-                            503: [errors.StorageError],
-                        }
-                    ),
                 },
             }
         },
@@ -911,7 +857,6 @@ def _service_paths(settings: Settings) -> dict[str, Any]:
                         "description": summary,
                         "content": {media: {"schema": {"type": "string"}}},
                     },
-                    **_errors({}),
                 },
             }
         }
@@ -924,7 +869,6 @@ def _service_paths(settings: Settings) -> dict[str, Any]:
                 "summary": "Liveness",
                 "responses": {
                     "200": _json_ok("Alive", _ref("Health"), {"status": "ok"}),
-                    **_errors({}),
                 },
             }
         },
@@ -938,7 +882,6 @@ def _service_paths(settings: Settings) -> dict[str, Any]:
                         "description": "OpenAPI 3.1 document",
                         "content": {JSON: {"schema": {"type": "object"}}},
                     },
-                    **_errors({}),
                 },
             }
         },
@@ -963,27 +906,55 @@ def _service_paths(settings: Settings) -> dict[str, Any]:
                         "description": "the file",
                         "content": {"*/*": {"schema": {"type": "string"}}},
                     },
-                    **_errors({}),
                 },
             }
         },
     }
 
 
-#: Each builder returns OpenAPI path items; routes added by later work go in here.
+#: Each builder returns the details of its routes' operations (parameters, bodies, success
+#: responses) as OpenAPI path items. Which paths and methods exist, their summaries and their
+#: error responses come from ``routes.ROUTES`` alone (``document``).
 PATH_BUILDERS: list[Callable[[Settings], dict[str, Any]]] = [
     _upload_paths,
     _results_paths,
     _operations_paths,
     _service_paths,
+    lambda settings: vision_openapi.path_items(r for r in routes.ROUTES if "vision" in r.tags),
 ]
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _paths(settings: Settings) -> dict[str, Any]:
+    details: dict[str, dict[str, Any]] = {}  # operationId -> operation
+    extras: dict[str, dict[str, Any]] = {}  # path -> path-level fields ("servers")
+    for build in PATH_BUILDERS:
+        for template, item in build(settings).items():
+            for key, value in item.items():
+                if key in _METHODS:
+                    details[value["operationId"]] = value
+                else:
+                    extras.setdefault(template, {})[key] = value
+    paths: dict[str, Any] = {}
+    for route in routes.ROUTES:
+        for method in route.methods:
+            if method == "HEAD":
+                continue  # implied by GET
+            op = copy.deepcopy(details.get(route.name, {}))
+            op.update(operationId=route.name, summary=route.summary, tags=list(route.tags))
+            op.setdefault("responses", {}).update(
+                vision_openapi.error_responses(list(route.errors))
+                if "vision" in route.tags
+                else _errors(route.errors)
+            )
+            item = paths.setdefault(route.path, dict(extras.get(route.path, {})))
+            item[method.lower()] = op
+    return paths
 
 
 def document(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
-    paths: dict[str, Any] = {}
-    for build in PATH_BUILDERS:
-        paths.update(build(settings))
+    paths = _paths(settings)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -1007,6 +978,11 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             {"name": "results", "description": "the results function"},
             {"name": "operations", "description": "long-running batches (upload function)"},
             {"name": "service", "description": "health, this document, the web page"},
+            {
+                "name": "vision",
+                "description": "Cloud Vision's REST API (google-cloud-vision works against "
+                "it with api_endpoint set); docs/vision-api.md",
+            },
         ],
         "paths": paths,
         "components": {

@@ -20,34 +20,32 @@ from . import errors, operations
 from .config import get_settings
 from .document_jobs import start_batch, write_cancelled_results
 from .names import validate_object_name
+from .routes import MAX_JSON_BODY
 from .storage import open_bucket
 from .storage.local import is_temp_name
-from .web import json_response, require_method
+from .web import json_response
 
-PREFIX = "/operations"
-MAX_BODY = 256 * 1024
+MAX_BODY = MAX_JSON_BODY
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 
 
-def owns(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
+def start(request: flask.Request) -> flask.Response:
+    return _start(request)
 
 
-def handle(request: flask.Request) -> flask.Response:
-    """Route one request under /operations; errors are raised for ``web.guarded``."""
-    rest = request.path[len(PREFIX) :].strip("/")
-    if not rest:
-        require_method(request, "GET", "POST")
-        return _list(request) if request.method == "GET" else _start(request)
-    if rest.endswith(":cancel"):
-        require_method(request, "POST")
-        op_id = operations.validate_id(rest[: -len(":cancel")])
-        op, stopped = operations.cancel(op_id)
-        write_cancelled_results(op, stopped)
-        return json_response(_render(request, op))
-    require_method(request, "GET", "HEAD")
-    op = operations.require(rest)
+def list_operations(request: flask.Request) -> flask.Response:
+    return _list(request)
+
+
+def get(request: flask.Request, id: str) -> flask.Response:
+    op = operations.require(id)
     return json_response(_render(request, op), headers=_no_store(op))
+
+
+def cancel(request: flask.Request, id: str) -> flask.Response:
+    op, stopped = operations.cancel(operations.validate_id(id))
+    write_cancelled_results(op, stopped)
+    return json_response(_render(request, op))
 
 
 def _no_store(op: dict[str, Any]) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The results function's route: ``GET /results/<object name>``."""
+"""The results function's dispatch over its route in ``routes.ROUTES``: ``GET
+/results/<object name>``."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ import json
 
 import flask
 
-from . import errors
+from . import errors, routes
 from .access import check_api_key
 from .config import get_settings
 from .names import validate_object_name
 from .operations import progress_for_object
 from .storage import open_bucket
-from .web import Handler, guarded, json_response, require_method
+from .web import Handler, guarded, json_response, no_route
 
-PREFIX = "/results/"
 FORMATS = ("json", "text")
 
 
@@ -42,19 +42,23 @@ def _readable_from_any_origin(handler: Handler) -> Handler:
 @_readable_from_any_origin
 @guarded
 def handle(request: flask.Request) -> flask.Response:
-    path = request.path
-    if path.rstrip("/") == "/healthz":
-        return json_response({"status": "ok"})
+    route = routes.match(request.method, request.path)
+    if route is routes.HEALTH:
+        return json_response({"status": "ok"})  # each function answers its own health
+    if route is None or route.function != "results":
+        raise no_route(request, "results")
     check_api_key(request, get_settings())
-    if not path.startswith(PREFIX):
-        raise errors.NotFound(f"No route {path!r}; GET /results/<object name>")
-    require_method(request, "GET", "HEAD")
+    params = route.params(request.path) or {}
+    return get_result(request, params["object"])
+
+
+def get_result(request: flask.Request, object: str) -> flask.Response:
     fmt = request.args.get("format", "json").lower()
     if fmt not in FORMATS:
         raise errors.InvalidRequest(
             f"format must be one of {', '.join(FORMATS)}", parameter="format"
         )
-    name = validate_object_name(path[len(PREFIX) :])
+    name = validate_object_name(object)
     settings = get_settings()
     results = open_bucket(settings.results_bucket)
     source = open_bucket(settings.input_bucket)

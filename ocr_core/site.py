@@ -16,10 +16,9 @@ from pathlib import Path
 import flask
 
 from . import errors, openapi
-from .web import json_response, require_method
+from .web import json_response
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-ASSETS_PREFIX = "/assets/"
 PAGES = {"/": "index.html", "/docs": "docs.html"}
 
 # Pages may only load what the project itself serves; results may live on another origin
@@ -44,22 +43,23 @@ def _asset_names() -> dict[str, Path]:
 _ASSETS = _asset_names()
 
 
-def serves(path: str) -> bool:
-    return path in PAGES or path == "/openapi.json" or path.startswith(ASSETS_PREFIX)
+def openapi_json(request: flask.Request) -> flask.Response:
+    response = json_response(openapi.document())
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
-def handle(request: flask.Request, path: str) -> flask.Response:
-    require_method(request, "GET", "HEAD")
-    if path == "/openapi.json":
-        response = json_response(openapi.document())
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Cache-Control"] = "no-cache"
-        return response
-    name = PAGES.get(path) or path[len(ASSETS_PREFIX) :]
-    file = _ASSETS.get(name)
+def page(request: flask.Request) -> flask.Response:
+    name = PAGES[request.path.rstrip("/") or "/"]
+    return _send(request, name, _ASSETS[name])
+
+
+def asset(request: flask.Request, asset: str) -> flask.Response:
+    file = _ASSETS.get(asset)
     if file is None:
-        raise errors.NotFound(f"No file {path!r}")
-    return _send(request, name, file)
+        raise errors.NotFound(f"No file {request.path!r}")
+    return _send(request, asset, file)
 
 
 def _send(request: flask.Request, name: str, file: Path) -> flask.Response:

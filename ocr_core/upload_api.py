@@ -1,13 +1,15 @@
-"""The upload function's routes: ``POST /extract-text`` (inline or ``?mode=async``),
-``POST /batch-extract`` (``batch_api``), and the web page, docs and OpenAPI (``site``)."""
+"""The upload function's dispatch over its routes in ``routes.ROUTES``: ``POST
+/extract-text`` (inline or ``?mode=async``), ``POST /batch-extract`` (``batch_api``), the
+operations (``operations_api``), and the web page, docs and OpenAPI (``site``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 import flask
 
-from . import batch_api, errors, operations_api, site, vision_api
+from . import batch_api, errors, operations_api, routes, site
 from .access import check_api_key, rate_limit
 from .config import get_settings
 from .engines.slots import engine_slot
@@ -15,7 +17,8 @@ from .intake import load_image, pixel_count
 from .names import safe_upload_name
 from .pipeline import extract
 from .storage import open_bucket
-from .web import guarded, json_response, read_upload, require_method
+from .vision_api import dispatch as vision_api
+from .web import guarded, json_response, no_route, read_upload
 
 MODES = ("sync", "async")
 
@@ -36,27 +39,27 @@ def _lang(request: flask.Request) -> str | None:
 
 @guarded
 def handle(request: flask.Request) -> flask.Response:
-    path = request.path.rstrip("/") or "/"
-    if path == "/healthz":
-        return json_response({"status": "ok"})
-    if site.serves(path):
-        return site.handle(request, path)  # the page, /docs and /openapi.json are public
-    if vision_api.owns(path):
-        return vision_api.handle(request)  # Google's error shape, its own access checks
-    settings = get_settings()
-    # Cheapest first: a flood of POSTs (key guessing included) is refused before any key
-    # check or body read; then the key, for every API route.
-    if request.method == "POST":
-        rate_limit(request, settings)
-    check_api_key(request, settings)
-    if operations_api.owns(path):
-        return operations_api.handle(request)
-    if path == "/batch-extract":
-        require_method(request, "POST")
-        return batch_api.handle(request, lang=_lang(request))
-    if path != "/extract-text":
-        raise errors.NotFound(f"No route {request.path!r}; POST images to /extract-text")
-    require_method(request, "POST")
+    if vision_api.owns(request.path):
+        return vision_api.handle(request)  # its routes, Google's error shape and access
+    route = routes.match(request.method, request.path)
+    if route is None or route.function != "upload":
+        raise no_route(request, "upload")
+    if not route.public:
+        settings = get_settings()
+        # Cheapest first: a flood of POSTs (key guessing included) is refused before any
+        # key check or body read; then the key, for every API route.
+        if request.method == "POST":
+            rate_limit(request, settings)
+        check_api_key(request, settings)
+    params = route.params(request.path) or route.params(request.path.rstrip("/")) or {}
+    return _HANDLERS[route.name](request, **params)
+
+
+def _health(request: flask.Request) -> flask.Response:
+    return json_response({"status": "ok"})
+
+
+def _extract_text(request: flask.Request) -> flask.Response:
     mode = request.args.get("mode", "sync").lower()
     if mode not in MODES:
         raise errors.InvalidRequest(f"mode must be one of {', '.join(MODES)}", parameter="mode")
@@ -65,6 +68,10 @@ def handle(request: flask.Request) -> flask.Response:
     if mode == "async":
         return _store_for_later(request, data, filename)
     return json_response(extract(data, lang=lang))
+
+
+def _batch_extract(request: flask.Request) -> flask.Response:
+    return batch_api.handle(request, lang=_lang(request))
 
 
 def _store_for_later(request: flask.Request, data: bytes, filename: str | None) -> flask.Response:
@@ -92,3 +99,20 @@ def _store_for_later(request: flask.Request, data: bytes, filename: str | None) 
         202,
         {"Location": url},
     )
+
+
+#: The upload function's routes (``routes.for_function("upload")``) by name; a test checks
+#: that each has its handler here.
+_HANDLERS: dict[str, Callable[..., flask.Response]] = {
+    "health": _health,
+    "extractText": _extract_text,
+    "batchExtract": _batch_extract,
+    "startOperation": operations_api.start,
+    "listOperations": operations_api.list_operations,
+    "getOperation": operations_api.get,
+    "cancelOperation": operations_api.cancel,
+    "openapi": site.openapi_json,
+    "docs": site.page,
+    "webPage": site.page,
+    "staticAsset": site.asset,
+}

@@ -20,15 +20,14 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from . import errors
+from . import errors, routes
 from .config import get_settings
 from .logs import get_logger, log_context, setup_logging
 from .results import error_body
 
 log = get_logger("http")
 
-#: Room for multipart headers and boundaries on top of the file itself.
-MULTIPART_OVERHEAD = 64 * 1024
+MULTIPART_OVERHEAD = routes.MULTIPART_OVERHEAD
 MAX_FORM_PARTS = 16
 
 _HTTP_CODES = {
@@ -98,6 +97,9 @@ def guarded(handler: Handler) -> Handler:
                 response = error_response(exc, {"Retry-After": str(exc.retry_after_s)})
             except errors.Unauthorized as exc:
                 response = error_response(exc, {"WWW-Authenticate": "X-API-Key"})
+            except errors.MethodNotAllowed as exc:
+                allowed = exc.details.get("allowed") or ()
+                response = error_response(exc, {"Allow": ", ".join(map(str, allowed))})
             except errors.OcrError as exc:
                 response = error_response(exc)
             except RequestEntityTooLarge:
@@ -174,6 +176,21 @@ def require_method(request: flask.Request, *allowed: str) -> None:
             f"{request.method} is not allowed here; use {' or '.join(allowed)}",
             allowed=list(allowed),
         )
+
+
+def no_route(request: flask.Request, function: str) -> errors.OcrError:
+    """The 405 (another method is routed here) or 404 for a request no route of this
+    function takes."""
+    route = routes.function_for_path(request.path)
+    allowed = routes.allowed_methods(request.path) if route == function else ()
+    if allowed:
+        return errors.MethodNotAllowed(
+            f"{request.method} is not allowed here; use {' or '.join(allowed)}",
+            allowed=list(allowed),
+        )
+    if route is not None:
+        return errors.NotFound(f"{request.path!r} is served by the {route} function")
+    return errors.NotFound(f"No route {request.path!r}; POST images to /extract-text")
 
 
 def _bound_body_reads(request: flask.Request, timeout_s: float) -> None:

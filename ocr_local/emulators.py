@@ -35,7 +35,7 @@ import requests
 
 from ocr_core.logs import get_logger, setup_logging
 
-from .gateway import Gateway
+from .gateway import FrontDoor
 from .stack import ROOT, FunctionSpec, free_port, stop_group
 
 log = get_logger("local.emulators")
@@ -233,7 +233,7 @@ class EmulatorChain:
         self.work_dir = Path(self.work_dir or tempfile.mkdtemp(prefix="ocr-emulators-"))
         self._pubsub: subprocess.Popen[bytes] | None = None
         self._gcs: FakeGcsServer | None = None
-        self._gateway: Gateway | None = None
+        self._gateway: FrontDoor | None = None
         self._logs: list[IO[bytes]] = []
 
     # -- addresses -------------------------------------------------------------------------
@@ -368,24 +368,22 @@ class EmulatorChain:
 
     def _start_gateway(self) -> None:
         from ocr_core.config import reload_settings
-        from ocr_core.web import MULTIPART_OVERHEAD
 
-        settings = reload_settings()
-        self._gateway = Gateway(
+        # The same front door as `make run`: every route of ocr_core.routes, the same caps.
+        self._gateway = FrontDoor(
             (self.host, self.port),
-            {
-                "/extract-text": self.function("upload").port,
-                "/results/": self.function("results").port,
-                "/v1/": self.function("upload").port,
-            },
-            max_body=settings.max_upload_bytes + MULTIPART_OVERHEAD,
-        )
-        threading.Thread(target=self._gateway.serve_forever, name="gateway", daemon=True).start()
+            {name: self.function(name).port for name in ("upload", "results")},
+            reload_settings(),
+            health=self.health,
+        ).start()
+
+    def health(self) -> dict[str, object]:
+        alive = {s.name: s.process is not None and s.process.poll() is None for s in self.functions}
+        return {"status": "ok" if all(alive.values()) else "degraded", "functions": alive}
 
     def stop(self) -> None:
         if self._gateway is not None:
-            self._gateway.shutdown()
-            self._gateway.server_close()
+            self._gateway.stop()
             self._gateway = None
         for spec in self.functions:
             stop_group(spec.process)

@@ -24,15 +24,12 @@ from pathlib import Path
 from ocr_core.config import reload_settings
 from ocr_core.logs import get_logger, setup_logging
 from ocr_core.tasks import local_queue_folder
-from ocr_core.web import MULTIPART_OVERHEAD
 
-from .gateway import Gateway
+from .gateway import FrontDoor
 from .task_pusher import TaskPusher, http_deliver
 from .watcher import Watcher
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Upload-function routes besides /extract-text: the batch route, the page, docs, OpenAPI.
-UPLOAD_SITE_ROUTES = ("/batch-extract", "/", "/docs", "/openapi.json", "/assets/")
 log = get_logger("local.stack")
 
 
@@ -131,29 +128,21 @@ class Stack:
                 time.sleep(0.1)
         raise RuntimeError(f"{spec.name} function did not start within {timeout_s:.0f} s")
 
-    def start(self) -> tuple[Gateway, Watcher]:
+    def start(self) -> tuple[FrontDoor, Watcher]:
         for spec in self.functions:
             self._spawn(spec)
         for spec in self.functions:
             self._wait_ready(spec)
         upload, ocr, results = self.functions
         settings = reload_settings()
-        gateway = Gateway(
+        # One base URL, routed by ocr_core.routes, capped per route as the functions cap.
+        gateway = FrontDoor(
             (self.host, self.port),
-            {
-                "/extract-text": upload.port,
-                "/results/": results.port,
-                "/operations": upload.port,
-                "/v1/": upload.port,
-                **{path: upload.port for path in UPLOAD_SITE_ROUTES},
-            },
-            # Twice the overhead: the function's own, more precise 413 answers come first.
-            max_body=settings.max_request_bytes + 2 * MULTIPART_OVERHEAD,
+            {"upload": upload.port, "results": results.port},
+            settings,
             health=self.health,
-            body_timeout_s=settings.body_read_timeout_s,
-        )
+        ).start()
         watcher = Watcher(settings, ocr.url, workers=max(2, os.cpu_count() or 1))
-        threading.Thread(target=gateway.serve_forever, name="gateway", daemon=True).start()
         watcher.start()
         # Operation tasks (document pages) reach the OCR function as Pub/Sub pushes would.
         self.pusher = TaskPusher(
@@ -249,6 +238,6 @@ Buckets are folders under {data_dir}. Ctrl-C stops everything.
         pass
     finally:
         watcher.stop()
-        gateway.shutdown()
+        gateway.stop()
         stack.stop()
     return 0

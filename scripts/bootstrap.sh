@@ -26,8 +26,10 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs"
 
-# RapidOCR's OpenCV wheel loads the system's libGL and GLib; slim images lack them.
-if ! "$venv/bin/python" -c 'import cv2' 2>/dev/null; then
+# RapidOCR's OpenCV wheel loads the system's libGL and GLib; slim images lack them. Only a
+# venv with OpenCV in it needs them (not checkov's).
+has_cv2='import importlib.util, sys; sys.exit(importlib.util.find_spec("cv2") is None)'
+if "$venv/bin/python" -c "$has_cv2" && ! "$venv/bin/python" -c 'import cv2' 2>/dev/null; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         echo "bootstrap: installing libgl1 and libglib2.0-0 for OpenCV with apt-get" >&2
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0

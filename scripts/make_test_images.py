@@ -18,6 +18,14 @@ RECEIPT = ["CORNER CAFE", "Espresso 2.50", "Croissant 3.20", "TOTAL 5.70", "Than
 INVOICE = ["INVOICE 2048", "Due date March 14", "Amount due 1250 EUR"]
 PHOTO = ["Meeting at noon", "Room 42 second floor"]
 ROTATED = ["Rotated by the camera", "EXIF says turn me"]
+#: A note photographed with a phone: the README's "Try it" image (over 1 MB, as photos are).
+PHONE = [
+    "Dear Ana,",
+    "The printer on the second floor",
+    "is fixed. Invoices go out Friday.",
+    "Call me at 555 0142 if it jams.",
+    "Thanks, Marco",
+]
 CONTRACT = [
     ["SERVICE AGREEMENT", "Page 1 of 3", "The parties agree as follows"],
     ["Payment terms", "Page 2 of 3", "Invoices are due in 30 days"],
@@ -58,6 +66,24 @@ def photo_like(lines: list[str]) -> Image.Image:
     return page
 
 
+def phone_photo(lines: list[str]) -> Image.Image:
+    """A 12-megapixel phone snapshot of a note: a tilted sheet on a desk, light falling off
+    to one corner, lens blur and sensor noise, saved as phones do (about 2 MB)."""
+    import numpy as np
+
+    sheet = render(lines, size=150, pad=220, fg=40, bg=236).convert("RGB")
+    desk = Image.new("RGB", (4032, 3024), (122, 104, 86))
+    mask = Image.new("L", sheet.size, 255).rotate(-3, expand=True)
+    sheet = sheet.rotate(-3, resample=Image.Resampling.BICUBIC, expand=True)
+    desk.paste(sheet, ((4032 - sheet.width) // 2, (3024 - sheet.height) // 2), mask)
+    rng = np.random.default_rng(12)
+    pixels = np.asarray(desk.filter(ImageFilter.GaussianBlur(1.6)), dtype=np.float32)
+    ys, xs = np.mgrid[0:3024, 0:4032]
+    light = 1.08 - 0.35 * ((xs / 4032) ** 2 + (ys / 3024) ** 2) / 2
+    pixels = pixels * light[..., None] + rng.normal(0, 7, pixels.shape)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
 def save_gt(name: str, lines: list[str]) -> None:
     (OUT / f"{name}.gt.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
 
@@ -85,6 +111,9 @@ def main() -> None:
 
     photo_like(PHOTO).save(OUT / "noisy_photo.jpg", quality=80)
     save_gt("noisy_photo", PHOTO)
+
+    phone_photo(PHONE).save(OUT / "phone_photo.jpg", quality=88)
+    save_gt("phone_photo", PHONE)
 
     Image.new("RGB", (640, 480), (255, 255, 255)).save(OUT / "blank.png")
     save_gt("blank", [])

@@ -195,3 +195,29 @@ class FunctionServer(_Server):
 
     def worker_pids(self) -> list[int]:
         return [pid for pid in self.session_processes() if pid != self.process.pid]
+
+
+class EmulatorStack(_Server):
+    """`make run-emulators` on free ports: fake-gcs-server, the Pub/Sub emulator, the
+    functions and the front door, as a person runs it."""
+
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.port, self.gcs_port, self.pubsub_port = free_port(), free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.gcs_url = f"http://127.0.0.1:{self.gcs_port}"
+        self.log_path = log_path
+        self.extra_env = env or {}
+
+    def start(self) -> None:
+        env = _env({"GCS_PORT": str(self.gcs_port), "PUBSUB_PORT": str(self.pubsub_port)})
+        env.pop("STORAGE_EMULATOR_HOST", None)
+        env.update(self.extra_env)
+        self.process = subprocess.Popen(
+            ["make", "--no-print-directory", "run-emulators", f"PORT={self.port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait_healthy()

@@ -9,7 +9,6 @@ import concurrent.futures
 import hashlib
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 
@@ -18,8 +17,9 @@ import requests
 from PIL import Image, ImageDraw
 
 from ocr_core.access import RateLimiter
+from ocr_core.config import get_settings
 from ocr_core.pipeline import extract, result_cache
-from ocr_local.gateway import Gateway
+from ocr_local.gateway import FrontDoor
 
 from .conftest import image_bytes, words
 from .servers import FunctionServer, free_port
@@ -120,10 +120,9 @@ def test_forged_forwarded_for_entries_do_not_make_new_clients(guarded_upload) ->
 def test_behind_the_gateway_the_client_is_the_address_it_saw(guarded_upload) -> None:
     """The local gateway appends the peer address: clients on different loopback addresses
     get their own buckets; a client forging X-Forwarded-For does not."""
-    gateway = Gateway(
-        ("127.0.0.1", free_port()), {"/extract-text": guarded_upload.port}, max_body=11 << 20
-    )
-    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    gateway = FrontDoor(
+        ("127.0.0.1", free_port()), {"upload": guarded_upload.port}, get_settings()
+    ).start()
     try:
         url = f"http://127.0.0.1:{gateway.server_address[1]}/extract-text"
 
@@ -138,8 +137,7 @@ def test_behind_the_gateway_the_client_is_the_address_it_saw(guarded_upload) -> 
         codes = [send(f"172.16.0.{i}") for i in range(5)]
         assert codes.count(429) == 2  # all from 127.0.0.1, whatever they claimed
     finally:
-        gateway.shutdown()
-        gateway.server_close()
+        gateway.stop()
 
 
 @pytest.mark.e2e

@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from ocr_core import errors, openapi, site
+from ocr_core import errors, routes, site
 
 from .conftest import image_bytes
 
@@ -190,17 +190,24 @@ def test_assets_revalidate_and_nothing_outside_the_folder_is_served(upload_clien
     assert set(site._ASSETS) >= {"index.html", "docs.html", "app.js", "app.css", "docs.js"}
 
 
-def test_the_document_builder_is_open_to_new_routes() -> None:
-    def extra(_: Any) -> dict[str, Any]:
-        return {"/ping": {"get": {"responses": {"200": {"description": "pong"}}}}}
-
-    openapi.PATH_BUILDERS.append(extra)
-    try:
-        doc = openapi.document()
-        validate(doc)
-        assert "/ping" in doc["paths"]
-    finally:
-        openapi.PATH_BUILDERS.remove(extra)
+def test_the_documents_paths_and_error_lists_are_the_route_tables(spec: dict[str, Any]) -> None:
+    """A route added to routes.ROUTES appears here with its errors; nothing else does."""
+    expected = {(r.path, m.lower()) for r in routes.ROUTES for m in r.methods if m != "HEAD"}
+    documented = {(path, m) for path, item in spec["paths"].items() for m in item if m != "servers"}
+    assert documented == expected
+    for route in routes.ROUTES:
+        for method in route.methods:
+            if method == "HEAD":
+                continue
+            responses = spec["paths"][route.path][method.lower()]["responses"]
+            if "vision" in route.tags:  # Google's error shape: by status, not by code
+                assert {str(status) for status in route.errors} <= set(responses)
+                continue
+            for status, classes in route.errors.items():
+                enum = responses[str(status)]["content"]["application/json"]["schema"]["allOf"]
+                assert {c.code for c in classes} <= set(
+                    enum[1]["properties"]["error"]["properties"]["code"]["enum"]
+                )
 
 
 def test_results_are_readable_by_the_page_from_another_origin(results_client: Any) -> None:

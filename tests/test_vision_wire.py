@@ -10,7 +10,8 @@ import pytest
 
 from ocr_core import errors
 from ocr_core.pipeline import extract
-from ocr_core.vision_api import split, wire
+from ocr_core.vision_api import wire
+from ocr_core.vision_api.dispatch import split
 
 from .conftest import image_bytes
 
@@ -104,3 +105,12 @@ def test_language_hints_become_installed_engine_languages(settings: Any) -> None
     assert lang(hints, "requests[0]") == "eng+deu"  # unknown and not installed: dropped
     assert lang({"imageContext": {"languageHints": ["fr"]}}, "requests[0]") is None
     assert lang({}, "requests[0]") is None
+
+
+def test_every_vision_route_has_its_handler() -> None:
+    from ocr_core import routes
+    from ocr_core.vision_api import dispatch, openapi
+
+    vision_routes = [r for r in routes.ROUTES if "vision" in r.tags]
+    assert {openapi.base_name(r.name) for r in vision_routes} == set(dispatch.HANDLERS)
+    assert all(r.path.startswith("/v1/") and r.function == "upload" for r in vision_routes)

@@ -252,6 +252,39 @@ def test_a_dropped_photo_with_exif_rotation_gets_boxes_on_the_upright_image(
     _shot(page, "web-dropped-rotated.png")
 
 
+def test_a_tiff_gets_its_boxes_over_a_placeholder_of_its_size(
+    page: Any, stack: LocalStack, tmp_path: Path
+) -> None:
+    """Chromium cannot show TIFF: the word boxes go over a placeholder of the image's own
+    size, not into a strip over a broken image."""
+    from PIL import Image
+
+    tiff = tmp_path / "scan.tif"
+    with Image.open(TEST_IMAGES / "hello.jpg") as image:
+        image.convert("L").save(tiff, compression="tiff_lzw")
+        size = image.size
+    page.goto(f"{stack.url}/")
+    page.set_input_files("#files", [str(tiff)])
+    page.click("#go")
+    page.wait_for_selector('.card[data-state="done"]', timeout=60_000)
+    card = page.locator(".card").first
+    page.wait_for_function(
+        "() => document.querySelector('.card.no-preview .view img')?.naturalWidth > 0"
+    )
+    natural = card.locator(".view img").evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    assert tuple(natural) == size
+    assert card.locator("svg.boxes").get_attribute("viewBox") == f"0 0 {size[0]} {size[1]}"
+    img, svg = card.locator(".view img").bounding_box(), card.locator("svg.boxes").bounding_box()
+    assert abs(img["height"] / img["width"] - size[1] / size[0]) < 0.02  # the picture's shape
+    assert abs(img["height"] - svg["height"]) < 2
+    boxes = card.locator("svg.boxes rect")
+    assert boxes.count() >= 5
+    first = boxes.first.bounding_box()
+    assert first["height"] > 5 and img["y"] <= first["y"] < img["y"] + img["height"]
+    assert "TIFF" in card.locator(".view img").get_attribute("alt")
+    _shot(page, "web-tiff.png")
+
+
 def test_docs_page_renders_the_openapi_document(page: Any, stack: LocalStack) -> None:
     page.goto(f"{stack.url}/docs")
     page.wait_for_selector(".opblock", timeout=30_000)

@@ -148,8 +148,19 @@ function makeCard(file) {
   const el = $("#card").content.firstElementChild.cloneNode(true);
   const card = { file, el, text: "" };
   $(".name", el).textContent = file.name;
-  $("img", el).src = URL.createObjectURL(file);
-  $("img", el).alt = file.name;
+  const img = $("img", el);
+  // Chromium and Firefox cannot show TIFF (Safari can): the boxes then go over a
+  // placeholder of the picture's own size, once the result says what that size is.
+  img.addEventListener(
+    "error",
+    () => {
+      card.noPreview = true;
+      if (card.doc) placeholder(card);
+    },
+    { once: true },
+  );
+  img.src = URL.createObjectURL(file);
+  img.alt = file.name;
   $(".copy", el).addEventListener("click", () => copy(card));
   $(".download", el).addEventListener("click", () => download(card));
   $(".toggle", el).addEventListener("change", (e) => el.classList.toggle("plain", !e.target.checked));
@@ -170,7 +181,34 @@ function showError(card, error) {
   p.textContent = `${error.message} (${error.code})`;
 }
 
+function placeholder(card) {
+  // The picture's size, its words written where they were read, and why it is not shown.
+  const page = (card.doc.pages || [])[0] || card.doc.image;
+  const { width, height } = page;
+  const esc = (t) => t.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const words = (page.blocks || []).flatMap((b) => b.lines.flatMap((l) => l.words));
+  const text = words
+    .map(({ box, text }) => {
+      const size = Math.round(box.height * 0.8);
+      return `<text x="${box.x}" y="${box.y + box.height * 0.85}" font-size="${size}" textLength="${box.width}">${esc(text)}</text>`;
+    })
+    .join("");
+  const label = `${card.doc.image.format.toUpperCase()} ${width} × ${height}: this browser cannot show it`;
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
+    `<rect width="100%" height="100%" fill="#f2f3f5"/>` +
+    `<g font-family="sans-serif" fill="#8c959f">${text}</g>` +
+    `<text x="50%" y="${height - Math.max(8, height / 30)}" text-anchor="middle" font-family="sans-serif" ` +
+    `fill="#57606a" font-size="${Math.max(10, Math.round(width / 50))}">${esc(label)}</text></svg>`;
+  const img = $("img", card.el);
+  img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg);
+  img.alt = `${card.file.name} (no preview: ${label})`;
+  card.el.classList.add("no-preview");
+}
+
 function showResult(card, doc) {
+  card.doc = doc;
+  if (card.noPreview) placeholder(card);
   card.text = doc.text;
   setState(card, "done", doc.no_text_found ? "No text found" : "Done");
   $(".text", card.el).value = doc.text;

@@ -4,17 +4,18 @@ schemas here name the main fields and point to Google's reference for the rest."
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 REFERENCE = "https://cloud.google.com/vision/docs/reference/rest/v1"
 #: Route names of the Vision surface (``routes.py``) -> the base operation they are a form of.
-SUFFIXES = ("InProject", "InLocation", "InRegion", "Bare")
+SUFFIXES = ("InProject", "InLocation", "InRegion", "Bare", "Get", "Post", "Put", "Patch", "Delete")
 
 Schema = dict[str, Any]
 
 
-def _obj(description: str, **properties: Schema) -> Schema:
-    return {"type": "object", "description": description, "properties": properties}
+def _obj(doc: str, /, **properties: Schema) -> Schema:
+    return {"type": "object", "description": doc, "properties": properties}
 
 
 def _list(item: Schema, description: str = "") -> Schema:
@@ -174,6 +175,10 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     ),
     "visionGetOperation": _op("operations/get", None, _OPERATION),
     "visionCancelOperation": _op("operations/cancel", None, _obj("google.protobuf.Empty")),
+    "visionNotFound": {
+        "description": "No such Vision method: answered in Google's error shape",
+        "responses": {},
+    },
 }
 
 
@@ -188,3 +193,50 @@ def base_name(name: str) -> str:
 def details(name: str) -> dict[str, Any]:
     """The operation object (without path parameters) of the Vision route ``name``."""
     return OPERATIONS[base_name(name)]
+
+
+def _parameters(template: str) -> list[dict[str, Any]]:
+    # OpenAPI names a parameter as its template writes it: "{name=**}" is "name=**".
+    names = [part[1:-1] for part in template.replace(":", "/").split("/") if part[:1] == "{"]
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in names
+    ]
+
+
+def error_responses(statuses: list[int]) -> dict[str, Any]:
+    """Google's error shape for each status a Vision route answers (and 404 for all)."""
+    return {
+        str(status): {
+            "description": "Google's error: code (HTTP), message, status (google.rpc name)",
+            "content": {"application/json": {"schema": GOOGLE_ERROR}},
+        }
+        for status in sorted({*statuses, 404})
+    }
+
+
+_LIST_PARAMS = [
+    {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+    for name, schema, text in (
+        ("pageSize", {"type": "integer", "minimum": 0, "maximum": 1000}, "default 50"),
+        ("pageToken", {"type": "string"}, "nextPageToken of the previous page"),
+        ("filter", {"type": "string"}, "done = true, or done = false"),
+    )
+]
+
+
+def path_items(vision_routes: Any) -> dict[str, Any]:
+    """OpenAPI path items for the Vision routes of the route table (operationId = name)."""
+    items: dict[str, Any] = {}
+    for route in vision_routes:
+        op = copy.deepcopy(details(route.name))
+        op["operationId"] = route.name
+        params = _parameters(route.path)
+        if base_name(route.name) == "visionListOperations":
+            params += _LIST_PARAMS
+        if params:
+            op["parameters"] = params
+        for method in route.methods:
+            if method != "HEAD":
+                items.setdefault(route.path, {})[method.lower()] = op
+    return items

@@ -18,7 +18,7 @@ from typing import Any
 import flask
 
 from .. import errors
-from ..config import Settings, get_settings
+from ..config import get_settings
 from ..engines.languages import TESSERACT_TO_BCP47
 from ..names import validate_object_name
 from ..operations import store_prefix
@@ -27,8 +27,6 @@ from ..storage.local import is_temp_name
 from ..web import _bound_body_reads
 from .wire import FEATURE_TYPES, TEXT_FEATURES, PermissionDenied, enum_name
 
-#: Room for the JSON around the images.
-JSON_OVERHEAD = 64 * 1024
 BCP47_TO_TESSERACT = {v.lower(): k for k, v in TESSERACT_TO_BCP47.items()}
 
 
@@ -41,16 +39,10 @@ class GcsUri:
         return f"gs://{self.bucket}/{self.name}"
 
 
-def body_limit(settings: Settings) -> int:
-    """The largest JSON body a /v1 route reads: a batch's size, base64 included (the images
-    themselves are then at most 3/4 of it). ``MAX_BATCH_BYTES`` stays under Cloud Run's cap."""
-    return settings.max_batch_bytes + JSON_OVERHEAD
-
-
-def read_json(request: flask.Request) -> dict[str, Any]:
-    """The request's JSON object, read with the size limit enforced while reading."""
+def read_json(request: flask.Request, limit: int) -> dict[str, Any]:
+    """The request's JSON object, read with the route's size limit (``Route.max_body``:
+    base64 included) enforced while reading."""
     settings = get_settings()
-    limit = body_limit(settings)
     too_large = errors.FileTooLarge(
         f"Request payload size exceeds the limit: {limit} bytes", limit_bytes=limit
     )
