@@ -121,12 +121,15 @@ _VISION_COMMON = {
     403: (errors.Unauthorized,),  # Google answers a missing or wrong key with 403
     429: (errors.RateLimited,),
 }
-_VISION_ANNOTATE = _errors({**_VISION_COMMON, 413: (errors.FileTooLarge,)})
+_VISION_ANNOTATE = _errors(
+    {**_VISION_COMMON, 408: (errors.RequestTimeout,), 413: (errors.FileTooLarge,)}
+)
 _VISION_ASYNC = _errors(
     {
         **_VISION_COMMON,
         400: (errors.InvalidRequest, errors.InvalidObjectName, errors.NotAnImage),
         404: (errors.NotFound,),
+        408: (errors.RequestTimeout,),
         413: (errors.FileTooLarge,),
         503: (errors.StorageError,),
     }
@@ -230,19 +233,21 @@ VISION_ROUTES: tuple[Route, ...] = (
         _VISION_OPERATIONS,
         (("", "Bare"),),
     ),
-    # Anything else under /v1 still reaches the Vision dispatch, for Google's 404 (one
-    # route per method: each is one OpenAPI operation).
+    # Anything else under /v1 (GET and POST, what Google's clients send) still reaches the
+    # Vision dispatch, for Google's 404; one route per method, one OpenAPI operation each.
     *(
         Route(
             methods,
             "/v1/{name=**}",
             "upload",
-            _errors({404: (errors.NotFound,)}),
-            "Cloud Vision: any other /v1 path or method answers Google's 404 NOT_FOUND",
+            _errors(
+                {403: (errors.Unauthorized,), 404: (errors.NotFound,), 429: (errors.RateLimited,)}
+            ),
+            "Cloud Vision: any other /v1 path answers Google's 404 NOT_FOUND",
             name=f"visionNotFound{methods[0].title()}",
             tags=("vision",),
         )
-        for methods in (("GET", "HEAD"), ("POST",), ("PUT",), ("PATCH",), ("DELETE",))
+        for methods in (("GET", "HEAD"), ("POST",))
     ),
 )
 

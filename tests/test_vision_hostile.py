@@ -196,3 +196,13 @@ def test_hostile_paths_and_queries(upload_client: Any, path: str) -> None:
     response = upload_client.get(path)
     assert 400 <= response.status_code < 500
     assert response.json["error"]["status"] in ("INVALID_ARGUMENT", "NOT_FOUND")
+
+
+def test_paths_flask_refuses_still_answer_googles_shape(upload_client: Any) -> None:
+    """A newline in the path never reaches a handler (Flask's router refuses it first)."""
+    for path in ("/v1/projects/a%0Ab/images:annotate", "/v1/operations/x%0Ay"):
+        response = upload_client.post(path, data="{}", content_type="application/json")
+        assert response.status_code == 404, path
+        assert response.json["error"]["status"] == "NOT_FOUND", response.json
+    own = upload_client.post("/operations/x%0Ay", data="{}", content_type="application/json")
+    assert own.json["error"]["code"] == "not_found"  # the service's own shape elsewhere

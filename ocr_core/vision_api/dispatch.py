@@ -27,7 +27,7 @@ from .. import errors, routes
 from ..access import check_api_key, rate_limit
 from ..config import get_settings
 from ..logs import get_logger
-from ..web import json_response
+from ..web import json_response, leave_body_unread
 from . import files, images, longrunning, sources, wire
 from .openapi import base_name
 
@@ -65,6 +65,28 @@ def handle(request: flask.Request) -> flask.Response:
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
         return _error(errors.OcrError("Internal error; it has been logged"))
+
+
+def routing_error(
+    fallback: Callable[[HTTPException], flask.Response],
+) -> Callable[[HTTPException], flask.Response]:
+    """The upload function's handler of what Flask's router refuses before any handler runs
+    (a path with a newline, say): Google's shape under /v1, ``fallback`` elsewhere."""
+
+    def handler(exc: HTTPException) -> flask.Response:
+        if not owns(flask.request.path):
+            return fallback(exc)
+        status = exc.code or 400
+        error: errors.OcrError = (
+            errors.NotFound(f"No method {flask.request.method} {flask.request.path!r}")
+            if status in (404, 405)
+            else errors.InvalidRequest(exc.description or exc.name)
+        )
+        response = _error(error, status=404 if status == 405 else status)
+        leave_body_unread(response)
+        return response
+
+    return handler
 
 
 def _error(

@@ -58,8 +58,18 @@ def _input_config(item: Any, where: str) -> dict[str, Any]:
 
 
 def _echo(config: dict[str, Any]) -> dict[str, Any]:
-    """The inputConfig as the response repeats it (without the file's bytes)."""
-    return {k: v for k, v in config.items() if k != "content"}
+    """The inputConfig as the response repeats it: its valid fields, never the bytes."""
+    echo: dict[str, Any] = {}
+    uri = (
+        (config.get("gcsSource") or {}).get("uri")
+        if isinstance(config.get("gcsSource"), dict)
+        else None
+    )
+    if isinstance(uri, str) and uri:
+        echo["gcsSource"] = {"uri": uri}
+    if isinstance(config.get("mimeType"), str) and config["mimeType"]:
+        echo["mimeType"] = config["mimeType"]
+    return echo
 
 
 def _one_file(item: Any, where: str, ints: bool) -> dict[str, Any]:
