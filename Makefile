@@ -10,7 +10,7 @@ RUNTIME_STAMP := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
 RUNTIME_REQS := requirements.txt $(wildcard functions/*/requirements.txt)
 
-.PHONY: run run-emulators test lint format images bench package checkov clean
+.PHONY: run run-emulators test lint format images bench package routes checkov clean
 
 $(RUNTIME_STAMP): $(RUNTIME_REQS) scripts/bootstrap.sh
 	@scripts/bootstrap.sh $(VENV) requirements.txt
@@ -28,9 +28,15 @@ run: $(RUNTIME_STAMP)
 run-emulators: $(RUNTIME_STAMP)
 	PORT=$(PORT) $(PY) -m ocr_local.emulators --port $(PORT)
 
-# The functions' deploy archives (what Terraform uploads), under build/functions/.
+# The functions' deploy archives and build/functions/manifest.json (what Terraform
+# uploads), after checking that terraform/routes.json (the URL map) matches the route table.
 package: $(STAMP)
+	$(PY) scripts/terraform_routes.py --check
 	$(PY) scripts/package_functions.py
+
+# Rewrite terraform/routes.json from the route table (ocr_core/routes.py).
+routes: $(STAMP)
+	$(PY) scripts/terraform_routes.py
 
 # checkov in a venv of its own; make test goes on without it (its test then skips).
 CHECKOV_STAMP := .venv-checkov/.installed

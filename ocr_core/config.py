@@ -10,6 +10,8 @@ from pathlib import Path
 MIB = 1024 * 1024
 STORAGE_BACKENDS = ("local", "gcs")
 TASK_QUEUES = ("local", "pubsub")
+#: Files that can be written beside a document's result (docs/formats.md).
+OUTPUT_FORMATS = ("pdf", "hocr", "alto", "txt")
 
 
 def _int(name: str, default: int) -> int:
@@ -81,6 +83,10 @@ class Settings:
     document_shard_pages: int = 20
     pdf_render_dpi: int = 300
     document_page_max_pixels: int = 12_000_000
+    # What a PDF page's images may decode to: PDFium decodes each whole to draw it. A
+    # quarter of the OCR function's 2 GiB (terraform/variables.tf): a 20000x20000 grey
+    # image (381 MiB decoded) peaked the worker at 706 MiB, a 40000x20000 one at 1,090.
+    pdf_max_image_bytes: int = 512 * MIB
     pdf_use_text_layer: bool = True
     task_queue: str = "local"
     tasks_topic: str = ""
@@ -97,6 +103,7 @@ class Settings:
     cache_max_entries: int = 256
     cache_max_bytes: int = 32 * MIB
     event_max_age_s: float = 86_400.0  # 0: never drop old events
+    output_formats: tuple[str, ...] = ()  # written beside each document's result
 
     @property
     def engine_pool_size(self) -> int:
@@ -155,7 +162,16 @@ def _load() -> Settings:
         cache_max_entries=_int("CACHE_MAX_ENTRIES", Settings.cache_max_entries),
         cache_max_bytes=_int("CACHE_MAX_BYTES", Settings.cache_max_bytes),
         event_max_age_s=_float("EVENT_MAX_AGE_S", Settings.event_max_age_s),
+        output_formats=_formats("OUTPUT_FORMATS"),
     )
+
+
+def _formats(name: str) -> tuple[str, ...]:
+    items = [f.strip().lower() for f in os.environ.get(name, "").split(",") if f.strip()]
+    unknown = [f for f in items if f not in OUTPUT_FORMATS]
+    if unknown:
+        raise ValueError(f"{name} may list {', '.join(OUTPUT_FORMATS)}; got {unknown[0]!r}")
+    return tuple(dict.fromkeys(items))
 
 
 def _document_settings() -> dict[str, object]:
@@ -176,6 +192,7 @@ def _document_settings() -> dict[str, object]:
         "document_page_max_pixels": _int(
             "DOCUMENT_PAGE_MAX_PIXELS", Settings.document_page_max_pixels
         ),
+        "pdf_max_image_bytes": _int("PDF_MAX_IMAGE_MIB", Settings.pdf_max_image_bytes // MIB) * MIB,
         "pdf_use_text_layer": use_text in ("true", "1", "yes"),
         "task_queue": queue,
         "tasks_topic": topic,

@@ -20,7 +20,7 @@ import json
 import time
 from typing import Any
 
-from . import __version__, errors, operations
+from . import __version__, errors, operations, progress
 from .config import get_settings
 from .documents import (
     document_confidence,
@@ -130,7 +130,7 @@ def plan(task: Task, data: bytes | None = None) -> str:
             data = source.read(obj["name"], max_bytes=read_limit())
         kind = document_kind(data)
         if kind is None:
-            return _run_image(task, obj)
+            return _run_image(task, obj, op)
         with open_document(data, kind) as document:
             page_count = document.page_count
             sha256, size = document.sha256, document.size_bytes
@@ -202,14 +202,21 @@ def _reuse_result(task: Task, doc: dict[str, Any]) -> bool:
     return True
 
 
-def _run_image(task: Task, obj: dict[str, Any]) -> str:
+def _run_image(task: Task, obj: dict[str, Any], op: dict[str, Any]) -> str:
     """A plain image in a batch: the single-image pipeline does it, one page."""
     from .pipeline import process_object  # pipeline imports this module
 
-    process_object(obj["bucket"], obj["name"], int(obj["generation"]))
+    outcome = process_object(obj["bucket"], obj["name"], int(obj["generation"]))
+    if outcome.action == "ignored":  # a name no result can be stored under: never retried
+        raise errors.InvalidObjectName(f"The object name {obj['name'][:200]!r} is not usable")
     result = _load_json(open_bucket(get_settings().results_bucket), _result_name(obj))
     if result is None:
         raise errors.StorageError("The image result did not appear; retry")
+    formats = (op["metadata"].get("request") or {}).get("output_formats")
+    if formats:  # the operation's own choice of files (docs/formats.md)
+        from .render.store import write_renditions
+
+        write_renditions(result, tuple(formats), retry=False)
     _record_finished(task, result)
     return "image"
 
@@ -277,25 +284,12 @@ def run_pages(task: Task) -> str:
         action = "written"
         log.info("shard stored", extra={"shard": shard, "pages": len(pages)})
 
-    complete = False
-
-    def mutate(op: dict[str, Any]) -> bool:
-        nonlocal complete
-        entry = op["metadata"]["documents"][task.index]
-        if entry["state"] != RUNNING:
-            return False
-        if task.first not in entry["shards_done"]:
-            entry["shards_done"] = sorted([*entry["shards_done"], task.first])
-            entry["pages_done"] += task.last - task.first + 1
-        complete = len(entry["shards_done"]) >= entry["shards_total"]
-        return True
-
-    after = operations.update(task.operation, mutate)
-    entry = after["metadata"]["documents"][task.index] if after else None
-    if (
-        entry is not None
-        and entry["state"] == RUNNING
-        and (complete or len(entry["shards_done"]) >= entry["shards_total"])
+    # Progress is a write-once marker per shard (ocr_core/progress.py), not a rewrite of
+    # the operation document: many shards finishing at once never contend on one object.
+    progress.record_shard(task.operation, task.index, task.first, task.last)
+    done = progress.shards_done(task.operation, task.index)
+    if len(done) >= doc["shards_total"] and progress.claim_assembly(
+        task.operation, task.index, task.first
     ):
         finalize(task)
     return action
@@ -356,12 +350,24 @@ def finalize(task: Task) -> None:
     pages.sort(key=lambda p: p["page_number"])
     document = _document_result(op, doc, pages, engine)
     _write_result(results, doc, document)
+    # PDF, hOCR, ALTO beside the result (docs/formats.md), read shard by shard; before the
+    # document is marked done, so that a done operation's files are there.
+    request = op["metadata"].get("request") or {}
+    formats = request.get("output_formats", settings.output_formats)
+    if formats:
+        from .render.store import write_renditions
+
+        write_renditions(document, tuple(formats))
 
     def mutate(op: dict[str, Any]) -> bool:
         entry = op["metadata"]["documents"][task.index]
         if entry["state"] != RUNNING:
             return False
-        entry.update(state=DONE, pages_done=entry["page_count"])
+        entry.update(
+            state=DONE,
+            pages_done=entry["page_count"],
+            shards_done=sorted(progress.shards_done(task.operation, task.index)),
+        )
         operations.settle(op)
         return True
 

@@ -26,11 +26,13 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from . import errors
-from .config import Settings, get_settings
+from .config import MIB, Settings, get_settings
 from .engines import get_engine
 from .engines.base import Block, Box, Line, Word, mean_confidence, recognize_guarded
 from .engines.slots import engine_slot
-from .intake import MAX_SIDE, _normalise_mode
+from .intake import MAX_JPEG_SCANS, MAX_SIDE, _normalise_mode
+from .jpeg import check_structure
+from .layout import shards_prefix
 from .logs import get_logger
 
 log = get_logger("documents")
@@ -166,6 +168,7 @@ class Document:
                     layer = _text_layer(page, scale, height_pt)
                     if layer is not None:
                         return PageImage(number, width, height, text_layer=layer)
+                _check_page_images(page, number, self.settings.pdf_max_image_bytes)
                 bitmap = page.render(scale=scale, grayscale=True)
                 image = bitmap.to_pil().convert("L")
                 bitmap.close()
@@ -204,6 +207,40 @@ class Document:
                 Image.Resampling.LANCZOS,
             )
         return PageImage(number, frame.width, frame.height, image=frame)
+
+
+def _check_page_images(page: Any, number: int, budget: int) -> None:
+    """Refuse a page whose images would not fit ``budget`` once decoded: PDFium decodes
+    each image whole to draw it, however small the page renders (a 20000x20000 grey image,
+    a few hundred KB compressed, is 400 MB decoded). Called with the PDFium lock held."""
+    import pypdfium2.raw as pdfium_c
+
+    total = 0
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4):
+        width, height = image.get_px_size()
+        if "DCTDecode" in image.get_filters():
+            # A JPEG inside: the same scan bomb as a JPEG upload, decoded under the lock.
+            try:
+                check_structure(
+                    bytes(image.get_data(decode_simple=False)),
+                    (width, height),
+                    max_scans=MAX_JPEG_SCANS,
+                    huffman_only=False,
+                )
+            except errors.ImageTooComplex as exc:
+                raise errors.ImageTooComplex(f"Page {number}: {exc.message}", page=number) from exc
+            except errors.CorruptImage as exc:
+                raise errors.CorruptDocument(f"Page {number}: {exc.message}", page=number) from exc
+        bits = image.get_metadata().bits_per_pixel
+        total += width * height * (1 if 0 < bits <= 8 else 4)  # grey, or PDFium's BGRA
+        if total > budget:
+            raise errors.DocumentTooLarge(
+                f"Page {number} embeds images of {width}x{height} pixels and more, over "
+                f"{budget // MIB} MiB once decoded (PDF_MAX_IMAGE_MIB); rescan it at a lower "
+                "resolution",
+                page=number,
+                limit_bytes=budget,
+            )
 
 
 def open_document(data: bytes, kind: str, settings: Settings | None = None) -> Document:
@@ -401,11 +438,6 @@ def page_ranges(page_count: int, shard_pages: int) -> list[tuple[int, int]]:
         (first, min(first + shard_pages - 1, page_count))
         for first in range(1, page_count + 1, shard_pages)
     ]
-
-
-def shards_prefix(settings: Settings, object_name: str) -> str:
-    """Where the shards of ``object_name`` live in the results bucket."""
-    return f"{settings.results_prefix}{object_name}.shards/"
 
 
 def shard_name(settings: Settings, object_name: str, first: int, last: int, pages: int) -> str:

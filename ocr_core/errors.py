@@ -104,6 +104,20 @@ class InvalidObjectName(OcrError):
     code, status = "invalid_object_name", 400
 
 
+class ReservedObjectName(OcrError):
+    """The name is one the service writes its own documents under (operations, shards):
+    such an object is never processed, so its result would otherwise stay pending."""
+
+    code, status = "reserved_object_name", 400
+
+
+class ImageTooComplex(OcrError):
+    """Within the size and pixel limits, but the decoder's work is not (a progressive JPEG
+    with thousands of scans): refused from its markers before it waits for the engine."""
+
+    code, status = "image_too_complex", 422
+
+
 class NotFound(OcrError):
     code, status = "not_found", 404
 
@@ -114,6 +128,18 @@ class MethodNotAllowed(OcrError):
 
 class ResultFailed(OcrError):
     code, status = "ocr_failed", 422
+
+
+class DocumentTooLarge(OcrError):
+    """A page embeds an image whose decoding alone would not fit the function's memory."""
+
+    code, status = "document_too_large", 413
+
+
+class SourceUnavailable(OcrError):
+    """The searchable PDF draws the original pages: it needs the object as it was OCRed."""
+
+    code, status = "source_unavailable", 409
 
 
 class TooManyPages(OcrError):

@@ -44,11 +44,19 @@ def _generation(value: Any) -> int | None:
         raise EventError(f"generation is not a number: {value!r}") from exc
 
 
+def _time(value: Any) -> str | None:
+    """An event time as sent; one that is not a string (``publishTime: 1733222400``) stays
+    visible, as text that the age check reports as unreadable."""
+    if value is None or isinstance(value, str):
+        return value
+    return repr(value)[:64]
+
+
 def _as_dict(data: Any) -> dict[str, Any]:
     if isinstance(data, (bytes, bytearray)):
         try:
             data = json.loads(data)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise EventError("event data is not JSON") from exc
     if not isinstance(data, dict):
         raise EventError("event data is not a JSON object")
@@ -63,10 +71,14 @@ def parse_cloud_event(event: Any) -> ObjectEvent | None:
     if event_type == FINALIZED:
         data = _as_dict(event.data)
         bucket, name = data.get("bucket"), data.get("name")
-        if not bucket or not name:
+        if not isinstance(bucket, str) or not isinstance(name, str) or not bucket or not name:
             raise EventError("storage event without bucket or name")
         return ObjectEvent(
-            str(bucket), str(name), _generation(data.get("generation")), event_id, event_time
+            bucket,
+            name,
+            _generation(data.get("generation")),
+            event_id,
+            _time(event_time),
         )
     if event_type == PUBSUB_PUBLISHED:
         return _from_pubsub(_as_dict(event.data), event_id, event_time)
@@ -78,6 +90,8 @@ def _from_pubsub(data: dict[str, Any], event_id: str, event_time: str | None) ->
     if not isinstance(message, dict):
         raise EventError("Pub/Sub event without a message")
     attributes = message.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise EventError("Pub/Sub message attributes are not an object")
     if attributes.get("eventType", NOTIFICATION_FINALIZE) != NOTIFICATION_FINALIZE:
         return None  # deletes, archives and metadata updates are not ours
     bucket, name = attributes.get("bucketId"), attributes.get("objectId")
@@ -85,18 +99,19 @@ def _from_pubsub(data: dict[str, Any], event_id: str, event_time: str | None) ->
     if not (bucket and name) and message.get("data"):
         try:
             resource = json.loads(base64.b64decode(message["data"], validate=True))
-        except (binascii.Error, ValueError) as exc:
+        except (binascii.Error, ValueError, TypeError, RecursionError) as exc:
             raise EventError("Pub/Sub message data is not base64 JSON") from exc
         if isinstance(resource, dict):
             bucket, name = resource.get("bucket"), resource.get("name")
             generation = resource.get("generation")
-    if not bucket or not name:
+    if not isinstance(bucket, str) or not isinstance(name, str) or not bucket or not name:
         raise EventError("Pub/Sub message names no object")
     message_id = str(message.get("messageId") or event_id)
+    times = (attributes.get("eventTime"), message.get("publishTime"), event_time)
     return ObjectEvent(
-        str(bucket),
-        str(name),
+        bucket,
+        name,
         _generation(generation),
         message_id,
-        attributes.get("eventTime") or message.get("publishTime") or event_time,
+        _time(next((t for t in times if t), None)),
     )

@@ -3,6 +3,12 @@
 The format is read from the bytes' signature, never from a file name or a client's
 Content-Type. Pixel counts are checked from the header before any pixel is decoded, so a
 decompression bomb costs nothing. Every decoder failure becomes an ``OcrError``.
+
+``check_header`` does every check that needs no decoding (the format, the header's sides,
+and for a JPEG its markers: how many scans, how much coded data) in milliseconds, before
+the image waits for an engine slot: a file whose decoding would cost far more than its
+size says (thousands of progressive scans, a 50-megapixel header over a few bytes of data)
+is refused there, and never holds a slot a normal image needs.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from . import errors
+from .jpeg import check_structure
 from .logs import get_logger
 
 log = get_logger("intake")
@@ -39,6 +46,10 @@ MAX_ASPECT_RATIO = 100
 #: result cache's key, so old cached answers are not served for new behaviour.
 PREPROCESSING_VERSION = "3"
 EXIF_ORIENTATION = 0x0112
+#: Scans a progressive JPEG may have. Encoders write 6-10 (libjpeg's default scripts:
+#: 6 grey, 10 colour); each scan is a pass over every block, so 20,000 scans of a
+#: 4000x4000 image decoded for 250 s here. libjpeg's own djpeg offers -maxscans for this.
+MAX_JPEG_SCANS = 100
 
 
 def sniff_format(data: bytes) -> str:
@@ -117,8 +128,9 @@ class IntakeImage:
         }
 
 
-def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> IntakeImage:
-    """Validate and decode ``data``; every failure is an ``OcrError`` subclass."""
+def check_header(data: bytes, *, max_bytes: int, max_pixels: int) -> int:
+    """Every check that decodes no pixel; returns the image's pixel count. Raises the
+    OcrError ``load_image`` would, in milliseconds (call it before taking a slot)."""
     if not data:
         raise errors.EmptyFile("The uploaded file is empty")
     if len(data) > max_bytes:
@@ -126,9 +138,38 @@ def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> IntakeImage:
             f"The file is {len(data)} bytes; the limit is {max_bytes} bytes", limit_bytes=max_bytes
         )
     pil_format = sniff_format(data)
-    our_format, mime = SUPPORTED[pil_format]
+    our_format = SUPPORTED[pil_format][0]
     if pil_format == "PNG":
         _check_png_chunks(data)
+    elif pil_format == "BMP":
+        _check_bmp_header(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[pil_format]) as im:
+                size = im.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise errors.ImageTooLarge(
+            f"The image has too many pixels; the limit is {max_pixels}", limit_pixels=max_pixels
+        ) from exc
+    except Exception as exc:
+        log.info(
+            "image header unreadable", extra={"format": our_format, "error": type(exc).__name__}
+        )
+        raise errors.CorruptImage(
+            f"The {our_format.upper()} file is damaged or truncated and cannot be decoded"
+        ) from exc
+    _check_size(size, max_pixels)
+    if pil_format == "JPEG":
+        check_structure(data, size, max_scans=MAX_JPEG_SCANS)
+    return size[0] * size[1]
+
+
+def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> IntakeImage:
+    """Validate and decode ``data``; every failure is an ``OcrError`` subclass."""
+    check_header(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    pil_format = sniff_format(data)
+    our_format, mime = SUPPORTED[pil_format]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -201,8 +242,23 @@ def _check_png_chunks(data: bytes) -> None:
         pos = end + 4
 
 
+def _check_bmp_header(data: bytes) -> None:
+    """Pillow reads a BMP's width as unsigned: a negative one (invalid) looks like four
+    billion pixels and would be refused as too large instead of as the damage it is."""
+    header_size = int.from_bytes(data[14:18], "little")
+    if header_size >= 40 and len(data) >= 26:
+        width = int.from_bytes(data[18:22], "little", signed=True)
+        height = int.from_bytes(data[22:26], "little", signed=True)
+        if width <= 0 or height in (0, -(2**31)):
+            raise errors.CorruptImage(
+                f"The BMP file is damaged: its header says {width}x{height} pixels"
+            )
+
+
 def _check_size(size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
+    if width <= 0 or height <= 0:
+        raise errors.CorruptImage(f"The image header says {width}x{height} pixels")
     if width * height > max_pixels or max(width, height) > MAX_SIDE:
         raise errors.ImageTooLarge(
             f"The image is {width}x{height} pixels; the limit is {max_pixels} pixels "

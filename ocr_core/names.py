@@ -43,6 +43,14 @@ def validate_object_name(name: str) -> str:
     return name
 
 
+def is_valid_object_name(name: str) -> bool:
+    try:
+        validate_object_name(name)
+    except errors.InvalidObjectName:
+        return False
+    return True
+
+
 def safe_upload_name(filename: str | None, extension: str) -> str:
     """A fresh, unguessable object name for an upload, keeping a readable stem.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from . import errors
 from .config import get_settings
 from .document_jobs import run_task
 from .events import EventError, parse_cloud_event
@@ -44,12 +45,64 @@ def handle(cloud_event: Any) -> Outcome | None:
                     extra={"age_s": round(age_s, 1), "max_age_s": max_age_s},
                 )
                 return None
-            return process_object(event.bucket, event.name, event.generation)
+            try:
+                return process_object(event.bucket, event.name, event.generation)
+            except errors.OcrError as exc:
+                if not exc.permanent:
+                    raise  # the platform delivers it again
+                # Nothing a retry could change (the object cannot be read as one): say so once.
+                log.error(
+                    "object cannot be processed; event acknowledged",
+                    extra={"code": exc.code, "reason": exc.message},
+                )
+                return None
+
+
+def failed_delivery(exc: BaseException, http_status: int | None) -> tuple[int, dict[str, Any]]:
+    """The JSON answer to a delivery that failed before or inside ``handle``.
+
+    What functions-framework could not even read as an event (a bad ``specversion``, a
+    body that is not JSON or is nested past any parser, a push it cannot convert) will
+    fail the same way on every redelivery: it is acknowledged with a 200 and a log line,
+    so Pub/Sub and Eventarc do not redeliver it for days. A passing fault answers 503 and
+    anything else 500, so that the platform retries (bounded by ``EVENT_MAX_AGE_S``).
+    """
+    setup_logging(get_settings().log_level)
+    # The first line only: functions-framework's own 400 goes on with the request's
+    # headers (an Authorization header among them), which belong in no log.
+    summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+    permanent = isinstance(exc, errors.OcrError) and exc.permanent
+    unreadable = permanent or (
+        http_status in (400, 413, 415)
+        or isinstance(exc, (RecursionError, UnicodeDecodeError, EventError))
+    )
+    if unreadable:
+        log.error(
+            "unusable delivery acknowledged without processing",
+            extra={"reason": summary},
+        )
+        return 200, {
+            "acknowledged": True,
+            "error": {"code": "invalid_event", "message": "The delivery is not a usable event"},
+        }
+    if http_status is not None:  # not a delivery at all: a GET, an unknown path
+        return http_status, {
+            "success": False,
+            "error": {"code": "invalid_request", "message": summary},
+        }
+    if isinstance(exc, errors.OcrError):
+        log.warning("delivery failed; it will be retried", extra={"code": exc.code})
+        return exc.status, {"success": False, "error": exc.to_dict()}
+    log.exception("unhandled error processing a delivery; it will be retried")
+    return 500, {
+        "success": False,
+        "error": {"code": "internal_error", "message": "Internal error; it has been logged"},
+    }
 
 
 def event_age_s(event_time: str | None, now: datetime | None = None) -> float | None:
     """Seconds since the event happened (CloudEvent ``time`` / Pub/Sub ``publishTime``)."""
-    if not event_time:
+    if not event_time or not isinstance(event_time, str):
         return None
     try:
         happened = datetime.fromisoformat(event_time.replace("Z", "+00:00"))

@@ -17,7 +17,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__, errors, routes
+from . import __version__, errors, render, routes
 from .config import Settings, get_settings
 from .routes import UPLOAD_ERRORS
 from .vision_api import openapi as vision_openapi
@@ -52,6 +52,7 @@ RESULT_FAILURE_CODES = _codes(
     *UPLOAD_ERRORS[415],
     *UPLOAD_ERRORS[422],
     errors.TooManyPages,
+    errors.DocumentTooLarge,
     errors.EncryptedDocument,
     errors.CorruptDocument,
     errors.Cancelled,
@@ -89,6 +90,9 @@ EXAMPLE_MESSAGES = {
     "TIFF or WebP image",
     "batch_too_large": "The request body is 40000000 bytes; a batch may carry 31457280 bytes",
     "invalid_object_name": "The object name has an empty, '.' or '..' segment",
+    "image_too_complex": "The JPEG file has more than 100 progressive scans",
+    "reserved_object_name": "The object name '_operations/x' is reserved",
+    "document_too_large": "Page 1 embeds images over 512 MiB once decoded",
     "not_found": "No object and no result named 'scans/missing.png'",
     "method_not_allowed": "GET is not allowed here; use POST",
     "ocr_failed": "OCR failed for this object: The file is not an image",
@@ -101,6 +105,8 @@ EXAMPLE_MESSAGES = {
     "rate_limited": "Too many requests",
     "too_many_objects": "The batch has 612 objects; the limit is 500 per operation",
     "operation_finished": "The operation is already done",
+    "source_unavailable": "The object 'scans/receipt.png' is no longer stored, so its pages "
+    "cannot be drawn; the json, txt, hocr and alto formats still can be",
 }
 
 
@@ -522,6 +528,32 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
     }
 
 
+FORMATS_DESCRIPTION = (
+    "`pdf`, `hocr`, `alto`, `txt`: the result as a file to download "
+    "(docs/formats.md): a searchable PDF over the original pages, hOCR, ALTO v4 XML, or text"
+)
+#: The files ``?format=`` answers with, by media type (``render.FORMATS`` is the list).
+FILE_CONTENT: dict[str, Any] = {
+    fmt.media_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+    for fmt in render.FORMATS.values()
+}
+FILE_HEADERS: dict[str, Any] = {
+    "Content-Disposition": {
+        "description": "with ?format=pdf|hocr|alto|txt: attachment; filename=<object>.<ext>",
+        "schema": {"type": "string"},
+        "example": "attachment; filename=\"receipt.png.pdf\"; filename*=UTF-8''receipt.png.pdf",
+    }
+}
+
+
+def _with_files(response: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **response,
+        "headers": {**response.get("headers", {}), **FILE_HEADERS},
+        "content": {**response["content"], **FILE_CONTENT},
+    }
+
+
 def _upload_paths(settings: Settings) -> dict[str, Any]:
     multipart_one = {
         "required": True,
@@ -595,10 +627,19 @@ def _upload_paths(settings: Settings) -> dict[str, Any]:
                         "description": "`sync`: OCR now; `async`: store for background OCR",
                     },
                     LANG_PARAM,
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["json", *render.FORMATS], "default": "json"},
+                        "description": "with mode=sync: " + FORMATS_DESCRIPTION,
+                    },
                 ],
                 "requestBody": multipart_one,
                 "responses": {
-                    "200": _json_ok("OCR done (mode=sync)", _ref("ResultDocument"), HELLO_DOC),
+                    "200": _with_files(
+                        _json_ok("OCR done (mode=sync)", _ref("ResultDocument"), HELLO_DOC)
+                    ),
                     "202": _json_ok(
                         "Stored for background OCR (mode=async)",
                         _ref("Accepted"),
@@ -677,16 +718,20 @@ def _results_paths(settings: Settings) -> dict[str, Any]:
                 "name": "format",
                 "in": "query",
                 "required": False,
-                "schema": {"enum": ["json", "text"], "default": "json"},
-                "description": "`text`: only the text, as text/plain",
+                "schema": {"enum": ["json", "text", *render.FORMATS], "default": "json"},
+                "description": "`text`: only the text, as text/plain; " + FORMATS_DESCRIPTION,
             },
         ],
         "responses": {
             "200": {
-                "description": "The result document (`status` is `done` or `failed`), or "
-                "its text with `?format=text`",
-                "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+                "description": "The result document (`status` is `done` or `failed`), its "
+                "text with `?format=text`, or a file with `?format=pdf|hocr|alto|txt`",
+                "headers": {
+                    "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"},
+                    **FILE_HEADERS,
+                },
                 "content": {
+                    **FILE_CONTENT,
                     JSON: {
                         "schema": _ref("ResultDocument"),
                         "example": {

@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import errors
+from . import errors, progress
 from .config import get_settings
+from .layout import operations_prefix
 from .logs import get_logger
 from .results import utc_now
 from .storage import Bucket, PreconditionFailed, open_bucket
@@ -43,7 +44,7 @@ def _bucket() -> Bucket:
 
 def store_prefix() -> str:
     """Operations live under this prefix of the results bucket (reserved for them)."""
-    return f"{get_settings().results_prefix}_operations/"
+    return operations_prefix(get_settings())
 
 
 def _path(op_id: str) -> str:
@@ -119,10 +120,11 @@ def get(op_id: str) -> dict[str, Any] | None:
 
 
 def require(op_id: str) -> dict[str, Any]:
+    """The operation as clients see it: with its running documents' page progress."""
     op = get(op_id)
     if op is None:
         raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
-    return op
+    return progress.overlay(op)
 
 
 def _read(op_id: str) -> tuple[dict[str, Any] | None, int]:
@@ -135,9 +137,24 @@ def _read(op_id: str) -> tuple[dict[str, Any] | None, int]:
     except errors.NotFound:
         return None, 0
     try:
-        return json.loads(raw), info.generation
-    except ValueError as exc:
+        op = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise errors.StorageError(f"Operation {op_id} is unreadable") from exc
+    if not _is_operation(op):
+        # Not one of ours (written over by hand?): absent, rather than a 500 for ever.
+        log.error("stored operation is not an operation; ignored", extra={"operation": op_id})
+        return None, info.generation
+    return op, info.generation
+
+
+def _is_operation(op: Any) -> bool:
+    meta = op.get("metadata") if isinstance(op, dict) else None
+    return (
+        isinstance(meta, dict)
+        and isinstance(meta.get("documents"), list)
+        and isinstance(op.get("name"), str)
+        and "done" in op
+    )
 
 
 def update(op_id: str, mutate: Callable[[dict[str, Any]], bool | None]) -> dict[str, Any] | None:
@@ -176,6 +193,11 @@ def _refresh_progress(op: dict[str, Any]) -> None:
         # until every page count is known.
         "percent": _percent(docs, done_pages, total),
     }
+
+
+def refresh_progress(op: dict[str, Any]) -> None:
+    """Recompute ``metadata.progress`` after the documents' counts changed (progress.py)."""
+    _refresh_progress(op)
 
 
 def _percent(docs: list[dict[str, Any]], done_pages: int, total: int) -> int:
@@ -251,7 +273,7 @@ def cancel(op_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     op = update(validate_id(op_id), mutate)
     if op is None:
         raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
-    return op, list(stopped)
+    return progress.overlay(op), list(stopped)
 
 
 def list_page(page_size: int, page_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -268,7 +290,7 @@ def list_page(page_size: int, page_token: str | None) -> tuple[list[dict[str, An
             names.append(op_id)
     names.sort()
     page = names[:page_size]
-    ops = [op for op in (get(op_id) for op_id in page) if op is not None]
+    ops = [progress.overlay(op) for op in (get(op_id) for op_id in page) if op is not None]
     next_token = _encode_token(page[-1]) if len(names) > page_size else None
     return ops, next_token
 
@@ -323,6 +345,7 @@ def progress_for_object(bucket: str, name: str, generation: int | str) -> dict[s
     op = get(op_id)
     if op is None:
         return {}
+    progress.overlay(op)
     for doc in op["metadata"]["documents"]:
         if doc["object"]["name"] == name and doc["object"]["generation"] == str(generation):
             return {

@@ -19,10 +19,11 @@ import flask
 from . import errors, operations
 from .config import get_settings
 from .document_jobs import start_batch, write_cancelled_results
-from .names import validate_object_name
+from .layout import check_not_reserved, reserved_reason
+from .names import is_valid_object_name, validate_object_name
+from .render import parse_formats
 from .routes import MAX_JSON_BODY
 from .storage import open_bucket
-from .storage.local import is_temp_name
 from .web import json_response
 
 MAX_BODY = MAX_JSON_BODY
@@ -91,12 +92,14 @@ def _start(request: flask.Request) -> flask.Response:
             or not all(isinstance(n, str) for n in objects)
         ):
             raise errors.InvalidRequest("objects must be a non-empty list of object names")
-        names = list(dict.fromkeys(validate_object_name(n) for n in objects))
+        names = list(
+            dict.fromkeys(check_not_reserved(validate_object_name(n), settings) for n in objects)
+        )
         if len(names) > limit:
             raise _too_many(len(names), limit)
         found, missing = [], []
         for name in names:
-            info = None if _is_reserved(name) else source.stat(name)
+            info = source.stat(name)
             if info is None:
                 missing.append(name)
             else:
@@ -113,25 +116,24 @@ def _start(request: flask.Request) -> flask.Response:
             validate_object_name(prefix.rstrip("/") or "x")
         found = []
         for info in source.list(prefix):
-            if _is_reserved(info.name) or info.name.endswith("/"):
-                continue
+            if (
+                info.name.endswith("/")
+                or not is_valid_object_name(info.name)
+                or reserved_reason(info.name, settings)
+            ):
+                continue  # a folder placeholder, or an object no result can be stored for
             if len(found) == limit:
                 raise _too_many(limit + 1, limit, prefix=prefix)
             found.append((settings.input_bucket, info.name, info.generation))
         if not found:
             raise errors.NotFound(f"No object under the prefix {prefix!r}", prefix=prefix)
         request_echo = {"prefix": prefix}
+    if spec.get("output_formats") is not None:  # files beside each result: docs/formats.md
+        request_echo["output_formats"] = list(parse_formats(spec["output_formats"]))
     op = start_batch(found, request_echo)
     body = _render(request, op)
     location = f"{request.host_url.rstrip('/')}/{op['name']}"
     return json_response(body, 202, {"Location": location, "Cache-Control": "no-store"})
-
-
-def _is_reserved(name: str) -> bool:
-    settings = get_settings()
-    if is_temp_name(name):
-        return True
-    return settings.results_bucket_is_input and name.startswith(settings.results_prefix)
 
 
 def _too_many(count: int, limit: int, **details: object) -> errors.OcrError:
@@ -158,6 +160,8 @@ def _json_body(request: flask.Request) -> dict[str, Any]:
         raise too_large
     try:
         body = json.loads(raw or b"null")
+    except RecursionError as exc:  # [[[[... nested past the parser's depth
+        raise errors.InvalidRequest("The request body is nested too deeply") from exc
     except ValueError as exc:
         raise errors.InvalidRequest("The request body is not valid JSON") from exc
     if not isinstance(body, dict):

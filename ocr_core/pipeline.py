@@ -16,11 +16,12 @@ from .documents import document_kind
 from .engines import Engine, get_engine
 from .engines.base import recognize_guarded
 from .engines.slots import engine_slot
-from .intake import PREPROCESSING_VERSION, load_image, pixel_count
+from .intake import PREPROCESSING_VERSION, check_header, load_image
+from .layout import check_not_reserved
 from .logs import get_logger
+from .names import validate_object_name
 from .results import done_document, failed_document, object_ref, utc_now
 from .storage import ObjectInfo, PreconditionFailed, open_bucket
-from .storage.local import is_temp_name
 
 log = get_logger("pipeline")
 
@@ -72,7 +73,11 @@ def _extract_uncached(
     data: bytes, lang: str | None, engine: Engine, started: float
 ) -> dict[str, Any]:
     settings = get_settings()
-    with engine_slot(engine, pixel_count(data)):
+    # Refused from its header (a bomb, a scan bomb, a fake size) before taking a slot.
+    pixels = check_header(
+        data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+    )
+    with engine_slot(engine, pixels):
         image = load_image(
             data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
         )
@@ -131,14 +136,18 @@ def process_object(bucket_name: str, name: str, generation: int | None) -> Outco
             extra={"bucket": bucket_name, "input_bucket": settings.input_bucket},
         )
         return Outcome("ignored")
-    if _is_own_output(name) or name.endswith("/") or is_temp_name(name):
-        return Outcome("ignored")
+    if name.endswith("/"):
+        return Outcome("ignored")  # a folder placeholder
     try:
-        from .names import validate_object_name
-
         validate_object_name(name)
-    except errors.InvalidObjectName as exc:
-        log.warning("event with an unusable object name", extra={"reason": exc.message})
+        check_not_reserved(name, settings)
+    except (errors.InvalidObjectName, errors.ReservedObjectName) as exc:
+        # Its result could not be stored (or would overwrite one of our own documents):
+        # acknowledged, never retried; GET /results answers the same code for it.
+        log.warning(
+            "event for an object that cannot be processed; acknowledged",
+            extra={"code": exc.code, "reason": exc.message},
+        )
         return Outcome("ignored")
 
     key = (bucket_name, name, generation)
@@ -151,11 +160,6 @@ def process_object(bucket_name: str, name: str, generation: int | None) -> Outco
         finally:
             with _in_flight_guard:
                 _in_flight.pop(key, None)
-
-
-def _is_own_output(name: str) -> bool:
-    settings = get_settings()
-    return settings.results_bucket_is_input and name.startswith(settings.results_prefix)
 
 
 def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outcome:
@@ -231,6 +235,11 @@ def _process_locked(bucket_name: str, name: str, generation: int | None) -> Outc
             "processing_time_ms": document["processing_time_ms"],
         },
     )
+    if settings.output_formats and action == "written":  # files beside it: docs/formats.md
+        from .render.store import write_renditions
+
+        # A retried event finds its result and would not come back here: no retry.
+        write_renditions(document, settings.output_formats, source=data, retry=False)
     return Outcome(action, result_name, document)
 
 

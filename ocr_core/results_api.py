@@ -8,15 +8,16 @@ import json
 
 import flask
 
-from . import errors, routes
+from . import errors, render, routes
 from .access import check_api_key
 from .config import get_settings
+from .layout import check_not_reserved
 from .names import validate_object_name
 from .operations import progress_for_object
 from .storage import open_bucket
 from .web import Handler, guarded, json_response, no_route
 
-FORMATS = ("json", "text")
+FORMATS = ("json", "text", *render.FORMATS)
 
 
 def _readable_from_any_origin(handler: Handler) -> Handler:
@@ -58,16 +59,17 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
         raise errors.InvalidRequest(
             f"format must be one of {', '.join(FORMATS)}", parameter="format"
         )
-    name = validate_object_name(object)
     settings = get_settings()
+    # Operations and shards live in the results bucket too: they are never served here.
+    name = check_not_reserved(validate_object_name(object), settings)
     results = open_bucket(settings.results_bucket)
     source = open_bucket(settings.input_bucket)
     result_name = settings.result_name(name)
 
-    document = _load(results, result_name)
+    document = _load(results, result_name, name)
     current = source.stat(name)
     if document is not None and not _superseded(document, current):
-        return _render(document, fmt)
+        return _render(document, fmt, name)
     if current is not None:
         return json_response(
             {
@@ -82,20 +84,24 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
             {"Retry-After": "2", "Cache-Control": "no-store"},
         )
     if document is not None:  # the source was deleted; its result stays readable
-        return _render(document, fmt)
+        return _render(document, fmt, name)
     raise errors.NotFound(f"No object and no result named {name!r}", object=name)
 
 
-def _load(results: object, result_name: str) -> dict[str, object] | None:
+def _load(results: object, result_name: str, name: str) -> dict[str, object] | None:
+    """The stored result of ``name``; a document that is not its result is not served."""
     try:
         raw = results.read(result_name)  # type: ignore[attr-defined]
     except errors.NotFound:
         return None
     try:
         document = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise errors.StorageError("The stored result is unreadable") from exc
-    return document if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        return None
+    obj = document.get("object")
+    return document if isinstance(obj, dict) and obj.get("name") == name else None
 
 
 def _superseded(document: dict[str, object], current: object) -> bool:
@@ -109,9 +115,13 @@ def _superseded(document: dict[str, object], current: object) -> bool:
         return False
 
 
-def _render(document: dict[str, object], fmt: str) -> flask.Response:
+def _render(document: dict[str, object], fmt: str, name: str) -> flask.Response:
     if fmt == "json":
         return json_response(document)
+    if fmt in render.FORMATS:  # files: docs/formats.md
+        from .formats_api import file_response
+
+        return file_response(render.FORMATS[fmt], document, name)
     if document.get("status") == "failed":
         error = document.get("error") or {}
         raise errors.ResultFailed(

@@ -97,7 +97,7 @@ UPLOAD_ERRORS = _errors(
         408: (errors.RequestTimeout,),
         413: (errors.FileTooLarge, errors.ImageTooLarge),
         415: (errors.UnsupportedFormat,),
-        422: (errors.EngineRejectedImage,),
+        422: (errors.EngineRejectedImage, errors.ImageTooComplex),
         429: (errors.RateLimited,),
         503: (errors.EngineError, errors.StorageError),
     }
@@ -286,7 +286,12 @@ ROUTES: tuple[Route, ...] = (
         "upload",
         _errors(
             {
-                400: (errors.InvalidRequest, errors.InvalidObjectName, errors.TooManyObjects),
+                400: (
+                    errors.InvalidRequest,
+                    errors.InvalidObjectName,
+                    errors.ReservedObjectName,
+                    errors.TooManyObjects,
+                ),
                 **_API,
                 409: (errors.OperationFinished,),
                 413: (errors.FileTooLarge,),
@@ -337,8 +342,9 @@ ROUTES: tuple[Route, ...] = (
         "results",
         _errors(
             {
-                400: (errors.InvalidObjectName, errors.InvalidRequest),
+                400: (errors.InvalidObjectName, errors.ReservedObjectName, errors.InvalidRequest),
                 401: (errors.Unauthorized,),
+                409: (errors.SourceUnavailable,),  # ?format=pdf without its source
                 422: (errors.ResultFailed,),
                 503: (errors.StorageError,),
             }

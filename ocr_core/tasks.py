@@ -136,16 +136,16 @@ def parse_task(cloud_event: Any) -> Task | None:
     if isinstance(data, (bytes, bytearray)):
         try:
             data = json.loads(data)
-        except ValueError:
-            return None
+        except (ValueError, RecursionError):
+            return None  # not a task: parse_cloud_event says what it is
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(message, dict):
         return None
     attributes = message.get("attributes") or {}
-    if ATTRIBUTE not in attributes:
+    if not isinstance(attributes, dict) or ATTRIBUTE not in attributes:
         return None
     try:
         body = json.loads(base64.b64decode(message.get("data") or "", validate=True))
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, TypeError, RecursionError) as exc:
         raise EventError("task message data is not base64 JSON") from exc
     return Task.from_dict(body)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import flask
 
-from . import batch_api, errors, operations_api, routes, site
+from . import batch_api, errors, operations_api, render, routes, site
 from .access import check_api_key, rate_limit
 from .config import get_settings
 from .engines.slots import engine_slot
@@ -64,10 +64,22 @@ def _extract_text(request: flask.Request) -> flask.Response:
     if mode not in MODES:
         raise errors.InvalidRequest(f"mode must be one of {', '.join(MODES)}", parameter="mode")
     lang = _lang(request)
+    fmt = request.args.get("format", "json").lower()
+    file_format = None if fmt == "json" else render.get_format(fmt)
+    if file_format is not None and mode == "async":
+        raise errors.InvalidRequest(
+            "format applies to mode=sync; fetch GET /results/<name>?format=... later",
+            parameter="format",
+        )
     data, filename = read_upload(request)
     if mode == "async":
         return _store_for_later(request, data, filename)
-    return json_response(extract(data, lang=lang))
+    document = extract(data, lang=lang)
+    if file_format is not None:  # the file itself: docs/formats.md
+        from .formats_api import file_response
+
+        return file_response(file_format, document, filename or "upload", source=data)
+    return json_response(document)
 
 
 def _batch_extract(request: flask.Request) -> flask.Response:

@@ -22,7 +22,7 @@ from werkzeug.formparser import FormDataParser
 
 from . import errors, routes
 from .config import get_settings
-from .logs import get_logger, log_context, setup_logging
+from .logs import get_logger, log_context, setup_logging, trace_fields
 from .results import error_body
 
 log = get_logger("http")
@@ -90,7 +90,7 @@ def guarded(handler: Handler) -> Handler:
         setup_logging(get_settings().log_level)
         request_id = _request_id(request)
         started = time.perf_counter()
-        with log_context(request_id=request_id):
+        with log_context(request_id=request_id, **trace_fields(request.headers)):
             try:
                 response = handler(request)
             except errors.RateLimited as exc:

@@ -3,8 +3,11 @@
 The functions queue tasks as files in ``DATA_DIR/.queue/ocr-tasks/`` (``ocr_core.tasks``).
 This pusher delivers each to the OCR function as a Pub/Sub push (the JSON envelope a push
 subscription POSTs), several at a time, and deletes a file only once the function
-acknowledged it (2xx). A failed delivery is retried with backoff; a task in flight when
-the stack dies is still a file, so it is delivered again after a restart: that is how a
+acknowledged it (2xx). A failed delivery is retried with backoff, as Pub/Sub does: the
+retry is due at a later time, and the worker goes on to other tasks meanwhile, so a task
+that keeps failing never holds up the rest of the queue. A task the function refuses for
+good (a 4xx other than 408/429) is dropped with a log line. A task in flight when the
+stack dies is still a file, so it is delivered again after a restart: that is how a
 document resumes where it stopped.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -85,6 +89,10 @@ def drain(folder: Path, deliver: Deliver, max_rounds: int = 1000) -> int:
     raise RuntimeError(f"task queue {folder} did not drain in {max_rounds} rounds")
 
 
+#: Answers after which the same task would be refused again: dropped, not retried.
+_RETRYABLE_4XX = (408, 429)
+
+
 class TaskPusher(Poller):
     def __init__(
         self,
@@ -101,13 +109,17 @@ class TaskPusher(Poller):
         self.workers = workers
         self.max_backoff_s = max_backoff_s
         self._in_flight: set[str] = set()
+        #: Task file -> (when its retry is due, the backoff after that, attempts so far).
+        self._retry: dict[str, tuple[float, float, int]] = {}
         self._guard = threading.Lock()
         self._slots = threading.Semaphore(workers)
 
     def scan(self) -> None:
         for path in pending(self.folder):
+            now = time.monotonic()
             with self._guard:
-                if path.name in self._in_flight:
+                waiting = self._retry.get(path.name)
+                if path.name in self._in_flight or (waiting and waiting[0] > now):
                     continue
             # Oldest first, at most ``workers`` at a time: a document's plan runs before
             # its pages, and pages run in order.
@@ -119,28 +131,53 @@ class TaskPusher(Poller):
             self._pool.submit(self._push, path)
 
     def _push(self, path: Path) -> None:
-        delay = 0.5
-        attempt = 0
+        """One delivery; a failed one is scheduled again rather than waited for here."""
         try:
-            while not self._stop.is_set():
-                attempt += 1
-                try:
-                    envelope = push_envelope(path)
-                except FileNotFoundError:
+            with self._guard:
+                _, delay, attempt = self._retry.get(path.name, (0.0, 0.5, 0))
+            attempt += 1
+            try:
+                envelope = push_envelope(path)
+            except (FileNotFoundError, ValueError, AttributeError):
+                # Gone (delivered meanwhile), or not a task at all: nothing to deliver.
+                self._forget(path)
+                return
+            try:
+                self.deliver(envelope)
+                self._forget(path)
+                return
+            except urllib.error.HTTPError as exc:
+                if 400 <= exc.code < 500 and exc.code not in _RETRYABLE_4XX:
+                    log.error(
+                        "task refused by the OCR function; dropped",
+                        extra={"task": path.name, "status": exc.code, "attempt": attempt},
+                    )
+                    self._forget(path)
                     return
-                try:
-                    self.deliver(envelope)
-                    path.unlink(missing_ok=True)
-                    return
-                except (urllib.error.URLError, OSError, RuntimeError) as exc:
-                    reason = str(getattr(exc, "code", "")) or type(exc).__name__
-                log.warning(
-                    "task delivery failed; will retry",
-                    extra={"task": path.name, "attempt": attempt, "reason": reason},
+                reason = str(exc.code)
+            except (urllib.error.URLError, OSError, RuntimeError) as exc:
+                reason = str(getattr(exc, "code", "")) or type(exc).__name__
+            log.warning(
+                "task delivery failed; will retry",
+                extra={
+                    "task": path.name,
+                    "attempt": attempt,
+                    "reason": reason,
+                    "retry_in_s": delay,
+                },
+            )
+            with self._guard:
+                self._retry[path.name] = (
+                    time.monotonic() + delay,
+                    min(delay * 2, self.max_backoff_s),
+                    attempt,
                 )
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.max_backoff_s)
         finally:
             with self._guard:
                 self._in_flight.discard(path.name)
             self._slots.release()
+
+    def _forget(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        with self._guard:
+            self._retry.pop(path.name, None)

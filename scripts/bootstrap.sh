@@ -38,3 +38,13 @@ if "$venv/bin/python" -c "$has_cv2" && ! "$venv/bin/python" -c 'import cv2' 2>/d
              "engine will run on Tesseract alone" >&2
     fi
 fi
+
+# pdftotext (poppler-utils) checks the searchable PDFs in the tests; never needed at run time.
+if ! command -v pdftotext >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "bootstrap: installing poppler-utils (pdftotext) with apt-get" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils
+    else
+        echo "bootstrap: pdftotext is missing (install poppler-utils); its tests will skip" >&2
+    fi
+fi

@@ -1,13 +1,14 @@
 """Build each function's deploy archive: its main.py and requirements.txt at the root, the
-core package beside them. ``make package`` -> build/functions/<function>-<sha256[:16]>.zip.
+core package beside them. ``make package`` -> build/functions/<function>-<sha256[:16]>.zip
+and build/functions/manifest.json.
 
-This is the layout Terraform's ``archive_file`` builds (terraform/modules/function), from
-the same file lists: FUNCTION_FILES, CORE_PACKAGE and CORE_GLOBS mirror the locals
-``function_files``, ``core_package`` and ``core_globs`` in terraform/main.tf, and
-tests/test_terraform.py fails when the two drift apart. The archives are reproducible
-(sorted entries, fixed timestamps and modes), so their hash changes only with the code —
-the same rule that keeps Terraform from redeploying unchanged functions. The same zip can
-be deployed by hand: ``gcloud functions deploy ... --source build/functions/<zip>``.
+These archives are what Terraform deploys: terraform/functions.tf reads manifest.json
+(text) and hands each module the archive's path and sha256; the module uploads the file
+as it is (no ``file()`` over binary content) under its hash, and checks the hash with
+``filesha256``. Archives are reproducible (sorted entries, fixed timestamps and modes), so
+the name changes only with the code, which is what keeps Terraform from redeploying
+unchanged functions. The same zip can be deployed by hand: ``gcloud functions deploy ...
+--source build/functions/<zip>``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import hashlib
+import json
 import sys
 import zipfile
 from pathlib import Path
@@ -36,6 +38,9 @@ CORE_GLOBS = (
     "**/NOTICE",
     "**/VERSION",
 )
+#: Where ``make package`` writes, and where terraform/functions.tf looks.
+OUT_DIR = ROOT / "build" / "functions"
+MANIFEST = "manifest.json"
 #: The zip epoch: no timestamps from the checkout leak into the archive's bytes.
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -93,20 +98,51 @@ def build(function: str, out_dir: Path, root: Path = ROOT) -> Path:
     return target
 
 
+def write_manifest(archives: dict[str, Path], out_dir: Path) -> Path:
+    """manifest.json: {function: {"archive": file name, "sha256": hex}} for Terraform.
+    Written atomically and merged with the functions already listed (``make package ocr``
+    rebuilds one), dropping entries whose archive is gone."""
+    path = out_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    manifest = {
+        fn: entry
+        for fn, entry in manifest.items()
+        if fn in FUNCTIONS
+        and isinstance(entry, dict)
+        and (out_dir / str(entry.get("archive"))).is_file()
+    }
+    for function, archive in archives.items():
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        manifest[function] = {"archive": archive.name, "sha256": digest}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("functions", nargs="*", help=f"some of {', '.join(FUNCTIONS)}; default all")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "functions")
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
     unknown = sorted(set(args.functions) - set(FUNCTIONS))
     if unknown:
         parser.error(f"unknown function(s): {', '.join(unknown)}")
+    built = {}
     for function in args.functions or FUNCTIONS:
-        path = build(function, args.out)
+        path = built[function] = build(function, args.out)
         with zipfile.ZipFile(path) as archive:
             count = len(archive.namelist())
-        print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  ({count} files)")
+        print(f"{_shown(path)}  ({count} files)")
+    print(_shown(write_manifest(built, args.out)))
     return 0
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-# The three functions, one module each (upload's environment names the results function's
-# URL, which a single for_each resource could not refer to without a cycle).
+# The three functions, one module each, from the archives `make package` built
+# (scripts/package_functions.py writes them and build/functions/manifest.json, which names
+# each archive and its sha256; only that JSON is read as text here).
 locals {
-  function_module_inputs = {
-    function_files = local.function_files
-    core_dir       = "${path.module}/../${local.core_package}"
-    build_dir      = "${path.module}/.build"
-  }
+  archives_dir = "${path.module}/../build/functions"
+  archives     = jsondecode(file("${local.archives_dir}/manifest.json"))
+
+  # Behind the front door the HTTP functions take traffic from the load balancer only; the
+  # OCR function takes Pub/Sub pushes only (internal traffic) either way.
+  http_ingress = var.front_door ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
 }
 
 module "results" {
@@ -15,12 +17,8 @@ module "results" {
   region                = var.region
   name                  = "${var.name_prefix}-results"
   description           = local.functions.results.description
-  source_dir            = "${path.module}/../functions/results"
-  function_files        = local.function_module_inputs.function_files
-  core_dir              = local.function_module_inputs.core_dir
-  core_package          = local.core_package
-  core_files            = local.core_files
-  build_dir             = local.function_module_inputs.build_dir
+  archive_path          = "${local.archives_dir}/${local.archives.results.archive}"
+  archive_sha256        = local.archives.results.sha256
   entry_point           = local.functions.results.entry_point
   runtime               = var.runtime
   source_bucket         = google_storage_bucket.sources.name
@@ -29,7 +27,7 @@ module "results" {
   sizing                = var.functions["results"]
   environment           = local.function_env.results
   secret_environment    = local.http_secret_env
-  ingress               = "ALLOW_ALL"
+  ingress               = local.http_ingress
   labels                = var.labels
 
   depends_on = [google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_secret_manager_secret_iam_member.api_keys]
@@ -42,12 +40,8 @@ module "ocr" {
   region                = var.region
   name                  = "${var.name_prefix}-ocr"
   description           = local.functions.ocr.description
-  source_dir            = "${path.module}/../functions/ocr"
-  function_files        = local.function_module_inputs.function_files
-  core_dir              = local.function_module_inputs.core_dir
-  core_package          = local.core_package
-  core_files            = local.core_files
-  build_dir             = local.function_module_inputs.build_dir
+  archive_path          = "${local.archives_dir}/${local.archives.ocr.archive}"
+  archive_sha256        = local.archives.ocr.sha256
   entry_point           = local.functions.ocr.entry_point
   runtime               = var.runtime
   source_bucket         = google_storage_bucket.sources.name
@@ -68,12 +62,8 @@ module "upload" {
   region                = var.region
   name                  = "${var.name_prefix}-upload"
   description           = local.functions.upload.description
-  source_dir            = "${path.module}/../functions/upload"
-  function_files        = local.function_module_inputs.function_files
-  core_dir              = local.function_module_inputs.core_dir
-  core_package          = local.core_package
-  core_files            = local.core_files
-  build_dir             = local.function_module_inputs.build_dir
+  archive_path          = "${local.archives_dir}/${local.archives.upload.archive}"
+  archive_sha256        = local.archives.upload.sha256
   entry_point           = local.functions.upload.entry_point
   runtime               = var.runtime
   source_bucket         = google_storage_bucket.sources.name
@@ -82,7 +72,7 @@ module "upload" {
   sizing                = var.functions["upload"]
   environment           = local.function_env.upload
   secret_environment    = local.http_secret_env
-  ingress               = "ALLOW_ALL"
+  ingress               = local.http_ingress
   labels                = var.labels
 
   depends_on = [google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_secret_manager_secret_iam_member.api_keys]

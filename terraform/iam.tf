@@ -115,11 +115,14 @@ resource "google_storage_bucket_iam_member" "build_reads_sources" {
   member = google_service_account.build.member
 }
 
-# Who may call the HTTP functions: everyone, or the listed principals.
+# Who may call the HTTP functions: everyone, or the listed principals. Behind the front
+# door the balancer forwards requests without an identity, so the HTTP functions must take
+# allUsers; their ingress (internal and load balancer only) keeps direct calls out, and the
+# API keys and Cloud Armor decide who gets through.
 locals {
   http_functions = ["upload", "results"]
   invokers = merge(
-    var.allow_unauthenticated ? { for fn in local.http_functions : "${fn}/allUsers" => { fn = fn, member = "allUsers" } } : {},
+    var.allow_unauthenticated || var.front_door ? { for fn in local.http_functions : "${fn}/allUsers" => { fn = fn, member = "allUsers" } } : {},
     { for pair in setproduct(local.http_functions, var.invoker_members) : "${pair[0]}/${pair[1]}" => { fn = pair[0], member = pair[1] } },
   )
 }

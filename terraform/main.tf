@@ -50,12 +50,13 @@ locals {
 
   # Environment variables: names are the settings ocr_core/config.py reads (tests check it).
   common_env = {
-    STORAGE_BACKEND    = "gcs"
-    INPUT_BUCKET       = local.input_bucket
-    RESULTS_BUCKET     = local.results_bucket
-    MAX_UPLOAD_BYTES   = tostring(var.max_upload_bytes)
-    LOG_LEVEL          = var.log_level
-    TRUSTED_PROXY_HOPS = tostring(var.trusted_proxy_hops)
+    GOOGLE_CLOUD_PROJECT = var.project_id # logs: the project of the trace ids
+    STORAGE_BACKEND      = "gcs"
+    INPUT_BUCKET         = local.input_bucket
+    RESULTS_BUCKET       = local.results_bucket
+    MAX_UPLOAD_BYTES     = tostring(var.max_upload_bytes)
+    LOG_LEVEL            = var.log_level
+    TRUSTED_PROXY_HOPS   = tostring(local.trusted_proxy_hops)
   }
   # API keys come from Secret Manager, never from plain variables (they would sit in state).
   http_secret_env = var.api_keys_secret == "" ? {} : { API_KEYS = var.api_keys_secret }
@@ -79,30 +80,20 @@ locals {
   }
   function_env = {
     upload = merge(local.common_env, local.engine_env, local.tasks_env, local.sizing_env.upload, {
-      RESULTS_BASE_URL = module.results.uri
+      RESULTS_BASE_URL = local.results_base_url
     }, lookup(var.extra_env, "upload", {}))
     ocr     = merge(local.common_env, local.engine_env, local.tasks_env, local.sizing_env.ocr, lookup(var.extra_env, "ocr", {}))
     results = merge(local.common_env, { THREADS = local.sizing_env.results.THREADS }, lookup(var.extra_env, "results", {}))
   }
 
-  # What goes into each function's source archive (scripts/package_functions.py builds the
-  # same layout, and the tests hold the two to each other): the function's own files at
-  # the root, and the core package beside them.
-  function_files = ["main.py", "requirements.txt"]
-  core_package   = "ocr_core"
-  core_globs     = ["**/*.py", "**/*.json", "**/*.yaml", "**/*.html", "**/*.css", "**/*.js", "**/*.txt", "**/*.gz", "**/LICENSE", "**/NOTICE", "**/VERSION"]
-  core_files = sort(tolist(toset(flatten([
-    for pattern in local.core_globs : [
-      for f in fileset("${path.module}/../${local.core_package}", pattern) : f if !strcontains(f, "__pycache__")
-    ]
-  ]))))
-
   apis = [
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "compute.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
+    "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",

@@ -1,16 +1,20 @@
-output "upload_url" {
-  description = "Base URL of the upload function: POST $upload_url/extract-text"
-  value       = module.upload.uri
+output "base_url" {
+  description = "The one base URL of the API (the front door): POST $base_url/extract-text, GET $base_url/results/<object name>, the page at $base_url/. Without front_door: the upload function's URL."
+  value       = var.front_door ? local.base_url : module.upload.uri
 }
 
-output "results_url" {
-  description = "Base URL of the results function: GET $results_url/results/<object name>"
-  value       = module.results.uri
+output "front_door_address" {
+  description = "The balancer's IP address: point the domain's A record here (null without front_door)."
+  value       = var.front_door ? google_compute_global_address.front[0].address : null
 }
 
-output "ocr_function_url" {
-  description = "The OCR function (reachable from Pub/Sub only, with the default ingress)."
-  value       = module.ocr.uri
+output "function_urls" {
+  description = "Each function's own Cloud Run URL. Behind the front door the HTTP functions refuse direct calls (ingress), and the OCR function takes Pub/Sub pushes only."
+  value = {
+    upload  = module.upload.uri
+    results = module.results.uri
+    ocr     = module.ocr.uri
+  }
 }
 
 output "input_bucket" {
@@ -38,7 +42,7 @@ output "dead_letter_subscription" {
 }
 
 output "service_accounts" {
-  value = merge({ for k, sa in google_service_account.fn : k => sa.email }, {
+  value = merge({ for k in keys(local.functions) : k => google_service_account.fn[k].email }, {
     pusher = google_service_account.pusher.email
     build  = google_service_account.build.email
   })

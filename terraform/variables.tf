@@ -69,7 +69,7 @@ variable "force_destroy" {
 }
 
 variable "allow_unauthenticated" {
-  description = "true: anyone on the internet may call the upload and results functions. false: only invoker_members (with an identity token)."
+  description = "true: anyone on the internet may call the upload and results functions. false: only invoker_members (with an identity token), unless front_door is on, which needs allUsers behind the balancer (see front_door)."
   type        = bool
   default     = false
 }
@@ -154,7 +154,7 @@ variable "extra_env" {
           "DOCUMENT_PAGE_MAX_PIXELS", "PDF_USE_TEXT_LAYER", "MAX_OPERATION_OBJECTS",
           "MAX_BATCH_ITEMS", "MAX_BATCH_BYTES", "RATE_LIMIT_RPS", "RATE_LIMIT_BURST",
           "EVENT_MAX_AGE_S", "CACHE_MAX_ENTRIES", "CACHE_MAX_BYTES", "BODY_READ_TIMEOUT_S",
-          "ENGINE_PRELOAD", "WORKERS", "THREADS",
+          "ENGINE_PRELOAD", "WORKERS", "THREADS", "OUTPUT_FORMATS",
         ], name)
       ]
     ]))
@@ -199,7 +199,58 @@ variable "api_keys_secret" {
 }
 
 variable "trusted_proxy_hops" {
-  description = "X-Forwarded-For entries added by proxies we trust, counted from the right: 1 behind Cloud Run's front end, 2 behind an external HTTPS load balancer in front of it. Rate limits key on the client address this yields."
+  description = "X-Forwarded-For entries added by proxies we trust, counted from the right; null: 2 behind the front door (the balancer appends <client>, <balancer>), 1 without it (Cloud Run's front end). Rate limits key on the client address this yields."
+  type        = number
+  default     = null
+}
+
+variable "front_door" {
+  description = "Serve the API through one global external Application Load Balancer (serverless NEGs, Cloud Armor). true makes the HTTP functions' ingress internal-and-load-balancer only."
+  type        = bool
+  default     = true
+}
+
+variable "domain" {
+  description = "Domain of the front door (its DNS A record must point at the front_door_address output); empty: plain HTTP on the address, no certificate."
+  type        = string
+  default     = ""
+}
+
+variable "edge_rate_limit" {
+  description = "Cloud Armor's per-client limit at the front door: count requests per interval_sec, keyed on the client address (key = IP) or on a header's value (key = HTTP_HEADER, header = X-API-Key)."
+  type = object({
+    count        = number
+    interval_sec = number
+    key          = optional(string, "IP")
+    header       = optional(string, "X-API-Key")
+  })
+  default = { count = 600, interval_sec = 60 }
+
+  validation {
+    condition     = contains(["IP", "HTTP_HEADER", "XFF_IP", "ALL"], var.edge_rate_limit.key) && contains([10, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 2700, 3600], var.edge_rate_limit.interval_sec)
+    error_message = "edge_rate_limit: key IP, HTTP_HEADER, XFF_IP or ALL; interval_sec one of Cloud Armor's (10, 30, 60, ... 3600)."
+  }
+}
+
+variable "lb_log_sample_rate" {
+  description = "Share of requests the front door logs (0..1)."
   type        = number
   default     = 1
+}
+
+variable "alert_notification_channels" {
+  description = "Monitoring notification channel ids the alert policies notify (empty: the alerts show in the console only)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_thresholds" {
+  description = "When the alert policies fire: dead letters waiting, 5xx answers per second (all functions), and the OCR function's 95th-percentile request latency in ms, each held for duration_s."
+  type = object({
+    dead_letters    = optional(number, 0)
+    errors_5xx_rps  = optional(number, 0.5)
+    ocr_latency_p95 = optional(number, 60000)
+    duration_s      = optional(number, 300)
+  })
+  default = {}
 }

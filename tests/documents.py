@@ -8,6 +8,7 @@ order and the text of every page.
 from __future__ import annotations
 
 import io
+import zlib
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -103,3 +104,29 @@ def encrypted_pdf() -> bytes:
 def broken_pdf() -> bytes:
     """Starts like a PDF, then nothing a reader can use (a download cut short)."""
     return image_pdf(2)[:400]
+
+
+def pdf_with_image(width: int, height: int, jpeg: bytes | None = None) -> bytes:
+    """One letter page drawing one grey ``width`` x ``height`` image (Flate, all white:
+    a few hundred KB whatever its size; or the JPEG file ``jpeg``, DCTDecode). PDFium
+    decodes an image whole to draw it, at the memory cost of every pixel, however small
+    the page renders."""
+    if jpeg is None:
+        packer = zlib.compressobj(9)
+        row = b"\xff" * width
+        chunks = [packer.compress(row * min(256, height - y)) for y in range(0, height, 256)]
+        stream, codec = b"".join(chunks) + packer.flush(), b"/FlateDecode"
+    else:
+        stream, codec = jpeg, b"/DCTDecode"
+    content = b"q 612 0 0 792 0 0 cm /Im0 Do Q"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Filter %s /Length %d >>\nstream\n%s\nendstream"
+        % (width, height, codec, len(stream), stream),
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+    ]
+    return _pdf(objects)

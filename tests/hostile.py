@@ -80,3 +80,66 @@ def gif_with_frames(extra_frames: int) -> bytes:
     head = buf.getvalue()
     assert head.endswith(b";")
     return head[:-1] + _GIF_FRAME * extra_frames + b";"
+
+
+def jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
+    """(marker, start, end) of each segment of a JPEG written by Pillow; a scan's segment
+    runs to the end of its coded data."""
+    out, pos = [], 2
+    while pos < len(data):
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            out.append((marker, pos, pos + 2))
+            break
+        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:
+            while True:
+                end = data.index(b"\xff", end)
+                if data[end + 1] == 0 or 0xD0 <= data[end + 1] <= 0xD7:
+                    end += 2
+                    continue
+                break
+        out.append((marker, pos, end))
+        pos = end
+    return out
+
+
+def scan_bomb(scans: int, side: int = 4000) -> bytes:
+    """A progressive JPEG of a blank ``side`` x ``side`` page whose last scan (a refinement
+    pass that costs 31 bytes) is repeated until the file has ``scans`` scans: a decoder
+    makes a pass over every block for each (20,000 scans: 0.7 MB, minutes to decode)."""
+    buf = io.BytesIO()
+    Image.new("L", (side, side), 255).save(buf, "JPEG", progressive=True)
+    data = buf.getvalue()
+    scan_segments = [s for s in jpeg_segments(data) if s[0] == 0xDA]
+    _, start, end = scan_segments[-1]
+    extra = data[start:end] * (scans - len(scan_segments))
+    return data[:end] + extra + data[end:]
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """hello.jpg's header with its frame saying ``width`` x ``height`` and a few bytes of
+    its coded data: what a decoder fills with grey at the memory cost of the whole size."""
+    data = image_bytes("hello.jpg")
+    segments = jpeg_segments(data)
+    out = bytearray()
+    for marker, start, end in segments:
+        segment = bytearray(data[start:end])
+        if marker in (0xC0, 0xC2):
+            segment[5:9] = struct.pack(">HH", height, width)
+        if marker == 0xDA:
+            length = int.from_bytes(segment[2:4], "big")
+            segment = segment[: 2 + length + 16]
+            out += segment
+            break
+        out += segment
+    return bytes(data[:2] + out + b"\xff\xd9")
+
+
+def bmp_with_width(width: int) -> bytes:
+    """A real 100x50 BMP whose header says ``width`` (a negative width is invalid)."""
+    buf = io.BytesIO()
+    Image.new("L", (100, 50), 255).save(buf, "BMP")
+    data = bytearray(buf.getvalue())
+    data[18:22] = struct.pack("<i", width)
+    return bytes(data)

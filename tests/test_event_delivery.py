@@ -181,7 +181,9 @@ def test_unwritable_results_raise_for_a_retry_then_succeed(ocr_client, settings,
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("not a folder")
     response = deliver(ocr_client, settings, "scans/a.jpg", gen)
-    assert response.status_code == 500  # functions-framework's answer that makes Eventarc retry
+    # A 5xx is what makes Eventarc and Pub/Sub deliver it again; in JSON, never HTML.
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "storage_error"
     assert blocker.read_text() == "not a folder"  # no failed result written in its place
     blocker.unlink()
     assert deliver(ocr_client, settings, "scans/a.jpg", gen).status_code == 200
@@ -256,7 +258,8 @@ def test_engine_fault_raises_until_fixed_then_the_result_appears(tmp_path: Path)
     broken.start()
     try:
         response = requests.post(broken.url, data=body, headers=headers, timeout=60)
-        assert response.status_code == 500
+        assert response.status_code == 503  # a 5xx: delivered again
+        assert response.json()["error"]["code"] == "engine_error"
         assert not result_file.exists()
         assert "engine unavailable" in broken.log_path.read_text()
     finally:

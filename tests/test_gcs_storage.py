@@ -64,6 +64,18 @@ def test_write_stat_read_list(gcs: Settings) -> None:
     assert info.updated and info.updated.endswith("Z")
 
 
+def test_write_file_streams_a_large_file(gcs: Settings, tmp_path: Path) -> None:
+    """Renditions (docs/formats.md) are uploaded from a file: past 8 MiB, in chunks."""
+    data = bytes(range(256)) * (40 * 1024 + 7)  # ~10 MiB: a resumable upload
+    path = tmp_path / "big.pdf"
+    path.write_bytes(data)
+    bucket = open_bucket(gcs.results_bucket)
+    with path.open("rb") as fh:
+        info = bucket.write_file("scans/big.pdf.pdf", fh, "application/pdf")
+    assert info.size == len(data) and info.content_type == "application/pdf"
+    assert bucket.read("scans/big.pdf.pdf") == data
+
+
 def test_missing_objects(gcs: Settings) -> None:
     bucket = open_bucket(gcs.input_bucket)
     assert bucket.stat("nothing.jpg") is None
@@ -259,3 +271,24 @@ def test_the_cloud_configuration_vision_on_gcs(
     doc = json.loads(open_bucket(settings.results_bucket).read("scans/document.jpg.json"))
     assert doc["engine"]["name"] == "vision" and doc["word_count"] == 332
     assert doc["language"] == "en" and "POLIOMYELITIS SURVEILLANCE UNIT" in doc["text"]
+
+
+def test_files_beside_results_and_searchable_pdf_on_gcs(
+    gcs: Settings, ocr_client: Any, results_client: Any, reconfigure: Any
+) -> None:
+    """OUTPUT_FORMATS writes through GcsBucket.write_file; ?format=pdf reads the source
+    from the input bucket (docs/formats.md)."""
+    settings = reconfigure(OUTPUT_FORMATS="alto")
+    gen = _put(settings, "scans/filed.jpg", "hello.jpg")
+    ocr_client.post(
+        "/",
+        data=finalized_body(settings.input_bucket, "scans/filed.jpg", gen),
+        headers=finalized_headers(settings.input_bucket, "scans/filed.jpg"),
+    )
+    results = open_bucket(settings.results_bucket)
+    stored = results.stat("scans/filed.jpg.alto.xml")
+    assert stored is not None and stored.content_type == "application/alto+xml; charset=utf-8"
+    assert b'CONTENT="Hello"' in results.read("scans/filed.jpg.alto.xml")
+    pdf = results_client.get("/results/scans/filed.jpg?format=pdf")
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert (TEST_IMAGES / "hello.jpg").read_bytes() in pdf.get_data()  # the JPEG, as it is

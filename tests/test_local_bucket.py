@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,13 @@ def test_a_replacing_file_with_an_old_mtime_is_still_a_newer_generation(
     assert bucket.stat("scan.jpg").generation > before
 
 
-def test_temp_files_are_invisible(bucket: LocalBucket) -> None:
-    (bucket.root / f"{TEMP_PREFIX}abc-x.jpg").write_bytes(b"partial")
+def test_temp_files_live_outside_the_bucket_and_take_no_user_name(bucket: LocalBucket) -> None:
+    # A user's file may be called anything, our temporary files' prefix included.
+    (bucket.root / f"{TEMP_PREFIX}abc-x.jpg").write_bytes(b"a user's file")
     bucket.write("x.jpg", b"whole", "image/jpeg")
-    assert [o.name for o in bucket.list()] == ["x.jpg"]
+    assert [o.name for o in bucket.list()] == [f"{TEMP_PREFIX}abc-x.jpg", "x.jpg"]
+    assert sorted(p.name for p in bucket.root.iterdir()) == [f"{TEMP_PREFIX}abc-x.jpg", "x.jpg"]
+    assert list(bucket.temp_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -88,5 +92,29 @@ def test_symlink_out_of_the_bucket_is_refused(bucket: LocalBucket, tmp_path: Pat
     secret = tmp_path / "secret.txt"
     secret.write_text("secret")
     (bucket.root / "link").symlink_to(tmp_path)
-    with pytest.raises(errors.InvalidObjectName):
+    with pytest.raises(errors.NotFound):  # not an object of this bucket
         bucket.read("link/secret.txt")
+    assert bucket.stat("link/secret.txt") is None
+
+
+def test_temp_files_a_killed_writer_left_are_removed_after_an_hour(tmp_path: Path) -> None:
+    first = LocalBucket(tmp_path, "b")
+    first.temp_dir.mkdir()
+    old, fresh = first.temp_dir / f"{TEMP_PREFIX}old", first.temp_dir / f"{TEMP_PREFIX}new"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"being written")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    LocalBucket(tmp_path, "b")
+    assert not old.exists() and fresh.exists()
+
+
+def test_links_and_unusable_names_are_not_objects(bucket: LocalBucket) -> None:
+    (bucket.root / "passwd.jpg").symlink_to("/etc/passwd")
+    (bucket.root / "etc").symlink_to("/etc")
+    with open(os.path.join(os.fsencode(bucket.root), b"bad\x01name.jpg"), "wb") as fh:
+        fh.write(b"x")
+    bucket.write("real.jpg", b"x", "image/jpeg")
+    assert [o.name for o in bucket.list()] == ["real.jpg"]
+    assert bucket.stat("passwd.jpg") is None and bucket.stat("etc/passwd") is None
+    with pytest.raises(errors.NotFound):
+        bucket.read("passwd.jpg")

@@ -75,7 +75,7 @@ def test_every_route_and_every_error_code_is_described(spec: dict[str, Any]) -> 
     # temporarily_unavailable is the base of engine/storage errors and the gateway's 502.
     assert not missing, f"error codes not in the OpenAPI document: {missing}"
     upload = spec["paths"]["/extract-text"]["post"]
-    assert {p["name"] for p in upload["parameters"]} == {"mode", "lang"}
+    assert {p["name"] for p in upload["parameters"]} == {"mode", "lang", "format"}
     assert {"200", "202", "400", "405", "413", "415", "500", "503"} <= set(upload["responses"])
     for status, response in upload["responses"].items():
         if status.startswith(("4", "5")):

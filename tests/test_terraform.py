@@ -5,9 +5,10 @@ which cannot be downloaded here: `terraform validate` does not run).
 * the .tf files parsed with python-hcl2: entry points exist in each function's main.py,
   environment variable names are settings the code reads, archives hold main.py,
   requirements.txt and the core package, the trigger is wired as the code expects;
-* each function's archive built by scripts/package_functions.py (the same layout as
-  Terraform's archive_file), unpacked, and its entry point imported and served in a fresh
-  process with only the unpacked folder (and the installed dependencies) on sys.path;
+* each function's archive built by scripts/package_functions.py (what Terraform deploys,
+  through build/functions/manifest.json), unpacked, and its entry point imported and served
+  in a fresh process with only the unpacked folder (and the installed dependencies) on
+  sys.path (tests/test_terraform_plan.py evaluates the configuration with terraform plan);
 * checkov (`--skip-download`) in its own virtual environment: no failed check.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -99,8 +101,9 @@ def module() -> dict[str, Any]:
     return parse(MODULE)
 
 
-#: Read by functions-framework itself (its gunicorn server), not by ocr_core/config.py.
-SERVER_ENV = {"WORKERS", "THREADS"}
+#: Read by functions-framework itself (its gunicorn server), not by ocr_core/config.py,
+#: and by ocr_core/logs.py (the project of Cloud Logging's trace field).
+SERVER_ENV = {"WORKERS", "THREADS", "GOOGLE_CLOUD_PROJECT"}
 
 
 def settings_env_names() -> set[str]:
@@ -148,7 +151,10 @@ def test_every_function_entry_point_exists_with_its_signature(root, module) -> N
         # The module instance for this function points at that folder and entry point.
         instance = root["module"][name]
         assert instance["source"] == "./modules/function"
-        assert instance["source_dir"] == "${path.module}/../functions/" + name
+        assert instance["archive_path"] == (
+            "${local.archives_dir}/${local.archives." + name + ".archive}"
+        )
+        assert instance["archive_sha256"] == "${local.archives." + name + ".sha256}"
         assert instance["entry_point"] == "${local.functions." + name + ".entry_point}"
         assert instance["environment"] == "${local.function_env." + name + "}"
     function = module["resource"]["google_cloudfunctions2_function"]["this"]
@@ -206,35 +212,49 @@ def test_api_keys_come_from_secret_manager_to_the_http_functions_only(root, modu
     assert "API_KEYS" in settings_env_names()
 
 
-def test_archives_hold_main_requirements_and_the_core_package(root, module) -> None:
+def test_terraform_deploys_the_archives_the_packaging_step_built(root, module) -> None:
+    """One packaging step: Terraform reads build/functions/manifest.json (text) for each
+    archive's file and sha256 and uploads the file itself; nothing reads binary content with
+    file(), and nothing lists the archive's files a second time."""
     locals_ = root["locals"]
-    assert (
-        tuple(locals_["function_files"])
-        == packaging.FUNCTION_FILES
-        == ("main.py", "requirements.txt")
+    assert locals_["archives_dir"] == "${path.module}/../build/functions"
+    assert packaging.OUT_DIR == ROOT / "build" / "functions"
+    assert locals_["archives"] == (
+        '${jsondecode(file("${local.archives_dir}/' + packaging.MANIFEST + '"))}'
     )
-    assert locals_["core_package"] == packaging.CORE_PACKAGE == "ocr_core"
-    assert tuple(locals_["core_globs"]) == packaging.CORE_GLOBS
-    assert 'fileset("${path.module}/../${local.core_package}", pattern)' in locals_["core_files"]
-    archive = module["data"]["archive_file"]["source"]
-    assert archive["type"] == "zip"
-    sources = {json.dumps(s) for s in archive["dynamic"]}
-    assert any(
-        "var.function_files" in s and "${var.source_dir}/${source.value}" in s for s in sources
-    )
-    assert any(
-        "var.core_files" in s and "${var.core_package}/${source.value}" in s for s in sources
-    )
-    # The archive is named by its content hash.
+    assert not module["data"], "the module builds no archive of its own"
     obj = module["resource"]["google_storage_bucket_object"]["source"]
-    assert "data.archive_file.source.output_sha256" in obj["name"]
-    # Every file of the core package is matched by the globs (nothing left behind).
+    assert obj["source"] == "${var.archive_path}"
+    assert obj["name"] == "${var.name}/${var.archive_sha256}.zip"  # named by content hash
+    validation = json.dumps(module["variable"]["archive_sha256"]["validation"])
+    assert "filesha256(var.archive_path) == var.archive_sha256" in validation
+    for path in [*TF.rglob("*.tf")]:
+        text = path.read_text()
+        for call in re.findall(r"\bfile\(([^)]*)\)", text):
+            assert "manifest.json" in call or "routes.json" in call, f"{path}: file({call})"
+    # Every file of the core package is matched by the packaging globs (nothing left behind).
     on_disk = {
         p.relative_to(ROOT / "ocr_core").as_posix()
         for p in (ROOT / "ocr_core").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert set(packaging.core_files()) == on_disk
+
+
+def test_manifest_names_each_archive_and_its_hash(tmp_path: Path) -> None:
+    out = tmp_path / "functions"
+    assert packaging.main(["--out", str(out)]) == 0
+    manifest = json.loads((out / packaging.MANIFEST).read_text())
+    assert set(manifest) == set(FUNCTION_KINDS)
+    for function, entry in manifest.items():
+        archive = out / entry["archive"]
+        assert archive.name.startswith(f"{function}-") and archive.is_file()
+        assert hashlib.sha256(archive.read_bytes()).hexdigest() == entry["sha256"]
+        assert entry["sha256"].startswith(archive.stem.split("-", 1)[1])
+    # Rebuilding one function keeps the others' entries; unchanged code, same hash.
+    before = dict(manifest)
+    assert packaging.main(["ocr", "--out", str(out)]) == 0
+    assert json.loads((out / packaging.MANIFEST).read_text()) == before
 
 
 def test_trigger_and_delivery_wiring(root) -> None:

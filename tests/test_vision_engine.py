@@ -307,7 +307,7 @@ def test_vision_rejection_becomes_a_failed_result_without_retry(
         path2 = settings.data_dir / settings.input_bucket / "again.png"
         shutil.copyfile(TEST_IMAGES / "receipt.png", path2)
         response = deliver(ocr_client, settings, "again.png", generation_of(path2.stat()))
-        assert response.status_code == 500
+        assert response.status_code == 503
         assert result(settings, "again.png") is None
     finally:
         vision_server.errors.pop(size, None)

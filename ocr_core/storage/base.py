@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from .. import errors
 
@@ -33,6 +33,10 @@ class Bucket(Protocol):
     def write(
         self, name: str, data: bytes, content_type: str, if_generation_match: int | None = None
     ) -> ObjectInfo: ...
+
+    def write_file(self, name: str, fh: BinaryIO, content_type: str) -> ObjectInfo:
+        """An unconditional write of a file object's contents, streamed (renditions)."""
+        ...
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
 

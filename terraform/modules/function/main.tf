@@ -1,35 +1,14 @@
-# One Cloud Run function (2nd gen) from a source archive that holds the function's own
-# files at its root and the core package beside them. scripts/package_functions.py builds
-# the same layout; the tests build it, unpack it and import the entry point from it.
-
-data "archive_file" "source" {
-  type             = "zip"
-  output_path      = "${var.build_dir}/${var.name}.zip"
-  output_file_mode = "0644" # same bytes on every machine: the hash moves only with the code
-
-  dynamic "source" {
-    for_each = toset(var.function_files)
-    content {
-      content  = file("${var.source_dir}/${source.value}")
-      filename = source.value
-    }
-  }
-
-  dynamic "source" {
-    for_each = toset(var.core_files)
-    content {
-      content  = file("${var.core_dir}/${source.value}")
-      filename = "${var.core_package}/${source.value}"
-    }
-  }
-}
+# One Cloud Run function (2nd gen) from the source archive `make package` built
+# (scripts/package_functions.py): the function's own files at its root and the core package
+# beside them. Terraform never reads the archive's content as text: it uploads the file and
+# names the object by the archive's sha256, which the variable's validation checks.
 
 # Named by content hash: unchanged code keeps its object name, so the function is neither
 # rebuilt nor redeployed; changed code gets a new name, which redeploys it.
 resource "google_storage_bucket_object" "source" {
   bucket       = var.source_bucket
-  name         = "${var.name}/${data.archive_file.source.output_sha256}.zip"
-  source       = data.archive_file.source.output_path
+  name         = "${var.name}/${var.archive_sha256}.zip"
+  source       = var.archive_path
   content_type = "application/zip"
 }
 

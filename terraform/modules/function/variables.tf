@@ -15,28 +15,25 @@ variable "description" {
   type = string
 }
 
-variable "source_dir" {
-  description = "The function's folder: main.py and requirements.txt."
+variable "archive_path" {
+  description = "The function's source archive (build/functions/<name>-<hash>.zip from `make package`)."
   type        = string
+
+  validation {
+    condition     = fileexists(var.archive_path)
+    error_message = "archive_path: no such file; run `make package` first."
+  }
 }
 
-variable "function_files" {
-  description = "Files of source_dir that go to the root of the archive."
-  type        = list(string)
-}
-
-variable "core_dir" {
-  description = "The core package's folder, copied into the archive under core_package."
+variable "archive_sha256" {
+  description = "sha256 of the archive (build/functions/manifest.json); names the uploaded object."
   type        = string
-}
 
-variable "core_package" {
-  type = string
-}
-
-variable "core_files" {
-  description = "Paths under core_dir to include."
-  type        = list(string)
+  # A stale manifest (an archive rebuilt without it, or edited) fails here, at plan.
+  validation {
+    condition     = fileexists(var.archive_path) ? filesha256(var.archive_path) == var.archive_sha256 : false
+    error_message = "archive_sha256 is not the archive's sha256; run `make package` again."
+  }
 }
 
 variable "entry_point" {
@@ -83,14 +80,15 @@ variable "secret_environment" {
 }
 
 variable "ingress" {
-  type = string
+  description = "ALLOW_INTERNAL_AND_GCLB behind the load balancer, ALLOW_INTERNAL_ONLY for the OCR function."
+  type        = string
+
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.ingress)
+    error_message = "ingress: ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  }
 }
 
 variable "labels" {
   type = map(string)
-}
-
-variable "build_dir" {
-  description = "Where the archive is written locally before upload."
-  type        = string
 }
