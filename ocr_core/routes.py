@@ -127,7 +127,12 @@ _VISION_ANNOTATE = _errors(
 _VISION_ASYNC = _errors(
     {
         **_VISION_COMMON,
-        400: (errors.InvalidRequest, errors.InvalidObjectName, errors.NotAnImage),
+        400: (
+            errors.InvalidRequest,
+            errors.InvalidObjectName,
+            errors.ReservedObjectName,
+            errors.NotAnImage,
+        ),
         404: (errors.NotFound,),
         408: (errors.RequestTimeout,),
         413: (errors.FileTooLarge,),

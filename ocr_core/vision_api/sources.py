@@ -20,10 +20,10 @@ import flask
 from .. import errors
 from ..config import get_settings
 from ..engines.languages import TESSERACT_TO_BCP47
+from ..layout import check_not_reserved
 from ..names import validate_object_name
 from ..operations import store_prefix
 from ..storage import open_bucket
-from ..storage.local import is_temp_name
 from ..web import _bound_body_reads
 from .wire import FEATURE_TYPES, TEXT_FEATURES, PermissionDenied, enum_name
 
@@ -175,11 +175,7 @@ def source_object(uri: Any, where: str) -> GcsUri:
             f"{settings.input_bucket}/ only",
             bucket=gcs.bucket,
         )
-    validate_object_name(gcs.name)
-    if is_temp_name(gcs.name) or (
-        settings.results_bucket_is_input and gcs.name.startswith(settings.results_prefix)
-    ):
-        raise errors.NotFound(f"No object {str(gcs)!r}")
+    check_not_reserved(validate_object_name(gcs.name), settings)
     return gcs
 
 
