@@ -12,6 +12,7 @@ from .events import EventError, parse_cloud_event
 from .logs import get_logger, log_context, setup_logging
 from .pipeline import Outcome, process_object
 from .tasks import parse_task
+from .vision_api.longrunning import after_task as vision_outputs_after_task
 
 log = get_logger("ocr")
 
@@ -23,7 +24,9 @@ def handle(cloud_event: Any) -> Outcome | None:
         try:
             task = parse_task(cloud_event)
             if task is not None:  # a page-range task of an operation (document_jobs)
-                return Outcome(f"task:{run_task(task)}")
+                outcome = run_task(task)
+                vision_outputs_after_task(task.operation)  # Vision's output files, once done
+                return Outcome(f"task:{outcome}")
             event = parse_cloud_event(cloud_event)
         except EventError as exc:
             # Malformed deliveries cannot succeed later: acknowledge them, loudly.

@@ -20,6 +20,7 @@ from typing import Any
 from . import __version__, errors, render, routes
 from .config import Settings, get_settings
 from .routes import UPLOAD_ERRORS
+from .vision_api import openapi as vision_openapi
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -964,6 +965,7 @@ PATH_BUILDERS: list[Callable[[Settings], dict[str, Any]]] = [
     _results_paths,
     _operations_paths,
     _service_paths,
+    lambda settings: vision_openapi.path_items(r for r in routes.ROUTES if "vision" in r.tags),
 ]
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -985,7 +987,11 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 continue  # implied by GET
             op = copy.deepcopy(details.get(route.name, {}))
             op.update(operationId=route.name, summary=route.summary, tags=list(route.tags))
-            op.setdefault("responses", {}).update(_errors(route.errors))
+            op.setdefault("responses", {}).update(
+                vision_openapi.error_responses(list(route.errors))
+                if "vision" in route.tags
+                else _errors(route.errors)
+            )
             item = paths.setdefault(route.path, dict(extras.get(route.path, {})))
             item[method.lower()] = op
     return paths
@@ -1017,6 +1023,11 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             {"name": "results", "description": "the results function"},
             {"name": "operations", "description": "long-running batches (upload function)"},
             {"name": "service", "description": "health, this document, the web page"},
+            {
+                "name": "vision",
+                "description": "Cloud Vision's REST API (google-cloud-vision works against "
+                "it with api_endpoint set); docs/vision-api.md",
+            },
         ],
         "paths": paths,
         "components": {

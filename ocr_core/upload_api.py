@@ -17,6 +17,7 @@ from .intake import load_image, pixel_count
 from .names import safe_upload_name
 from .pipeline import extract
 from .storage import open_bucket
+from .vision_api import dispatch as vision_api
 from .web import guarded, json_response, no_route, read_upload
 
 MODES = ("sync", "async")
@@ -38,6 +39,8 @@ def _lang(request: flask.Request) -> str | None:
 
 @guarded
 def handle(request: flask.Request) -> flask.Response:
+    if vision_api.owns(request.path):
+        return vision_api.handle(request)  # its routes, Google's error shape and access
     route = routes.match(request.method, request.path)
     if route is None or route.function != "upload":
         raise no_route(request, "upload")

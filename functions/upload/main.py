@@ -7,9 +7,11 @@ import functions_framework
 from werkzeug.exceptions import HTTPException
 
 from ocr_core import engines, upload_api, web
+from ocr_core.vision_api import dispatch as vision_api
 
-# Routing errors Flask raises before the function runs answer JSON too, like ours.
-functions_framework.errorhandler(HTTPException)(web.http_error)
+# Routing errors Flask raises before the function runs answer JSON too, like ours (under
+# /v1 in Google's shape).
+functions_framework.errorhandler(HTTPException)(vision_api.routing_error(web.http_error))
 # The engine model loads in each worker as it starts, not on the first request.
 engines.preload_in_workers()
 
