@@ -100,6 +100,18 @@ def test_every_route_is_routed(chain: EmulatorStack) -> None:
         for method in route.methods:
             head = method == "HEAD"
             status, body = curl(*(["-I"] if head else ["-X", method]), chain.url + path)
+            if "vision" in route.tags:  # Google's shape; curl reads {id} as "id"
+                if route.name.startswith("visionListOperations"):
+                    expected = 200
+                elif method == "POST" and route.name.startswith("visionAnnotate"):
+                    expected = 400  # no requests
+                elif method == "POST" and route.name.startswith("visionAsync"):
+                    expected = 400
+                else:
+                    expected = 404  # no such operation, or no such method
+                assert status == expected, (route.path, method, body)
+                assert head or "NOT_FOUND" in body or status != 404, body
+                continue
             if route.name in ("getResult", "getOperation", "cancelOperation"):
                 assert status == 404, (route.path, method, status, body)
                 assert head or ("not_found" in body and "No route" not in body), body

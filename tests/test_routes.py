@@ -12,7 +12,7 @@ from ocr_core.http import upload as upload_api
 
 
 def test_every_upload_route_has_its_handler() -> None:
-    names = {route.name for route in routes.for_function("upload")}
+    names = {route.name for route in routes.for_function("upload") if "vision" not in route.tags}
     assert names == set(upload_api._HANDLERS)
     assert len({route.name for route in routes.ROUTES}) == len(routes.ROUTES)
 

@@ -8,9 +8,11 @@ from werkzeug.exceptions import HTTPException
 
 from ocr_core import engines
 from ocr_core.http import guard, upload
+from ocr_core.http.vision import dispatch as vision_api
 
-# Routing errors Flask raises before the function runs answer JSON too, like ours.
-functions_framework.errorhandler(HTTPException)(guard.http_error)
+# Routing errors Flask raises before the function runs answer JSON too, like ours (under
+# /v1 in Google's shape).
+functions_framework.errorhandler(HTTPException)(vision_api.routing_error(guard.http_error))
 # The engine model loads in each worker as it starts, not on the first request.
 engines.preload_in_workers()
 

@@ -27,6 +27,9 @@ from ocr_core import errors
 from ocr_core.config import Settings, on_reload
 
 API_KEY_HEADER = "X-API-Key"
+#: Where Google's client libraries put a key (``client_options={"api_key": ...}``): the
+#: ``x-goog-api-key`` header, or ``?key=`` in the query as Google's REST APIs also take it.
+GOOGLE_API_KEY_HEADER = "x-goog-api-key"
 #: Clients remembered at once per process; the least recently seen are forgotten first.
 MAX_TRACKED_CLIENTS = 10_000
 
@@ -70,7 +73,12 @@ def check_api_key(request: flask.Request, settings: Settings) -> None:
     """
     if not settings.api_keys:
         return
-    presented = request.headers.get(API_KEY_HEADER, "")
+    presented = (
+        request.headers.get(API_KEY_HEADER)
+        or request.headers.get(GOOGLE_API_KEY_HEADER)
+        or request.args.get("key")
+        or ""
+    )
     digest = _key_digest(presented)
     matched = False
     for expected in _configured_digests(settings.api_keys):

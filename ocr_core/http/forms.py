@@ -31,7 +31,7 @@ class StrictFormDataParser(FormDataParser):
         super().__init__(*args, **kwargs)
 
 
-def _bound_body_reads(request: flask.Request, timeout_s: float) -> None:
+def bound_body_reads(request: flask.Request, timeout_s: float) -> None:
     """Make a stalled body (a Content-Length larger than what is sent) time out.
 
     gunicorn's threads read sockets with no timeout at all, so a client that announces
@@ -53,7 +53,7 @@ def parse_form(request: flask.Request) -> MultiDict[str, FileStorage]:
     """
     settings = get_settings()
     request.form_data_parser_class = StrictFormDataParser
-    _bound_body_reads(request, settings.body_read_timeout_s)
+    bound_body_reads(request, settings.body_read_timeout_s)
     try:
         return request.files  # parses the body; RequestEntityTooLarge past the limit
     except (TimeoutError, ClientDisconnected) as exc:

@@ -142,6 +142,10 @@ def _leave_body_unread(response: flask.Response) -> None:
     response.headers["Connection"] = "close"
 
 
+#: For other modules' error handlers (the Vision surface's routing errors).
+leave_body_unread = _leave_body_unread
+
+
 def require_method(request: flask.Request, *allowed: str) -> None:
     if request.method not in allowed:
         raise errors.MethodNotAllowed(

@@ -21,6 +21,7 @@ from ocr_core import __version__, errors
 from ocr_core.config import Settings, get_settings
 from ocr_core.http import routes
 from ocr_core.http.routes import UPLOAD_ERRORS
+from ocr_core.http.vision import openapi as vision_openapi
 from ocr_core.recognition import render
 from ocr_core.schema import (
     Block,
@@ -688,6 +689,7 @@ PATH_BUILDERS: list[Callable[[Settings], dict[str, Any]]] = [
     _results_paths,
     _operations_paths,
     _service_paths,
+    lambda settings: vision_openapi.path_items(r for r in routes.ROUTES if "vision" in r.tags),
 ]
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -709,7 +711,11 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 continue  # implied by GET
             op = copy.deepcopy(details.get(route.name, {}))
             op.update(operationId=route.name, summary=route.summary, tags=list(route.tags))
-            op.setdefault("responses", {}).update(_errors(route.errors))
+            op.setdefault("responses", {}).update(
+                vision_openapi.error_responses(list(route.errors))
+                if "vision" in route.tags
+                else _errors(route.errors)
+            )
             item = paths.setdefault(route.path, dict(extras.get(route.path, {})))
             item[method.lower()] = op
     return paths
@@ -741,6 +747,11 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             {"name": "results", "description": "the results function"},
             {"name": "operations", "description": "long-running batches (upload function)"},
             {"name": "service", "description": "health, this document, the web page"},
+            {
+                "name": "vision",
+                "description": "Cloud Vision's REST API (google-cloud-vision works against "
+                "it with api_endpoint set); docs/vision-api.md",
+            },
         ],
         "paths": paths,
         "components": {

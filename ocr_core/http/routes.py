@@ -106,6 +106,157 @@ UPLOAD_ERRORS = _errors(
 _API = {401: (errors.Unauthorized,), 429: (errors.RateLimited,)}
 _KEY = {401: (errors.Unauthorized,)}
 
+
+# --- Cloud Vision's REST surface (ocr_core.http.vision) -----------------------------------
+# Every method is also served under the parents the client builds when ``parent`` is set;
+# an operation also under ``locations/{location}/`` and, as gcloud asks, bare.
+_VISION_PARENTS = (
+    ("", ""),
+    ("projects/{project}/", "InProject"),
+    ("projects/{project}/locations/{location}/", "InLocation"),
+)
+_VISION_OPERATION_PARENTS = (*_VISION_PARENTS, ("locations/{location}/", "InRegion"))
+_VISION_COMMON = {
+    400: (errors.InvalidRequest,),
+    403: (errors.Unauthorized,),  # Google answers a missing or wrong key with 403
+    429: (errors.RateLimited,),
+}
+_VISION_ANNOTATE = _errors(
+    {**_VISION_COMMON, 408: (errors.RequestTimeout,), 413: (errors.FileTooLarge,)}
+)
+_VISION_ASYNC = _errors(
+    {
+        **_VISION_COMMON,
+        400: (
+            errors.InvalidRequest,
+            errors.InvalidObjectName,
+            errors.ReservedObjectName,
+            errors.NotAnImage,
+        ),
+        404: (errors.NotFound,),
+        408: (errors.RequestTimeout,),
+        413: (errors.FileTooLarge,),
+        503: (errors.StorageError,),
+    }
+)
+_VISION_OPERATIONS = _errors(
+    {
+        **_VISION_COMMON,
+        400: (errors.InvalidRequest, errors.OperationFinished),
+        404: (errors.NotFound,),
+        503: (errors.StorageError,),
+    }
+)
+
+
+def _vision(
+    methods: tuple[str, ...],
+    tail: str,
+    name: str,
+    summary: str,
+    table: Errors,
+    parents: tuple[tuple[str, str], ...] = _VISION_PARENTS,
+    body_limit: str | None = None,
+) -> tuple[Route, ...]:
+    return tuple(
+        Route(
+            methods,
+            f"/v1/{parent}{tail}",
+            "upload",
+            table,
+            summary if not suffix else f"{summary} (under a parent)",
+            name=f"{name}{suffix}",
+            body_limit=body_limit,
+            tags=("vision",),
+        )
+        for parent, suffix in parents
+    )
+
+
+VISION_ROUTES: tuple[Route, ...] = (
+    *_vision(
+        ("POST",),
+        "images:annotate",
+        "visionAnnotateImages",
+        "Cloud Vision: text in up to 16 images",
+        _VISION_ANNOTATE,
+        body_limit="max_batch_bytes",
+    ),
+    *_vision(
+        ("POST",),
+        "files:annotate",
+        "visionAnnotateFiles",
+        "Cloud Vision: text in up to 5 pages of a PDF, TIFF or GIF",
+        _VISION_ANNOTATE,
+        body_limit="max_batch_bytes",
+    ),
+    *_vision(
+        ("POST",),
+        "files:asyncBatchAnnotate",
+        "visionAsyncBatchAnnotateFiles",
+        "Cloud Vision: files of the input bucket, output files in the results bucket",
+        _VISION_ASYNC,
+    ),
+    *_vision(
+        ("POST",),
+        "images:asyncBatchAnnotate",
+        "visionAsyncBatchAnnotateImages",
+        "Cloud Vision: images, output files in the results bucket",
+        _VISION_ASYNC,
+        body_limit="max_batch_bytes",
+    ),
+    *_vision(
+        ("GET", "HEAD"),
+        "operations",
+        "visionListOperations",
+        "Cloud Vision: operations (google.longrunning), oldest first",
+        _VISION_OPERATIONS,
+    ),
+    *_vision(
+        ("POST",),
+        "operations/{id}:cancel",
+        "visionCancelOperation",
+        "Cloud Vision: cancel an operation",
+        _VISION_OPERATIONS,
+        _VISION_OPERATION_PARENTS,
+    ),
+    *_vision(
+        ("GET", "HEAD"),
+        "operations/{id}",
+        "visionGetOperation",
+        "Cloud Vision: one operation (google.longrunning.Operation)",
+        _VISION_OPERATIONS,
+        _VISION_OPERATION_PARENTS,
+    ),
+    # gcloud beta ml vision operations describe <id> asks for /v1/<id>. Last: it would take
+    # any one-segment /v1 path before the routes above.
+    *_vision(
+        ("GET", "HEAD"),
+        "{id}",
+        "visionGetOperation",
+        "Cloud Vision: one operation, by its bare id (gcloud's form)",
+        _VISION_OPERATIONS,
+        (("", "Bare"),),
+    ),
+    # Anything else under /v1 (GET and POST, what Google's clients send) still reaches the
+    # Vision dispatch, for Google's 404; one route per method, one OpenAPI operation each.
+    *(
+        Route(
+            methods,
+            "/v1/{name=**}",
+            "upload",
+            _errors(
+                {403: (errors.Unauthorized,), 404: (errors.NotFound,), 429: (errors.RateLimited,)}
+            ),
+            "Cloud Vision: any other /v1 path answers Google's 404 NOT_FOUND",
+            name=f"visionNotFound{methods[0].title()}",
+            tags=("vision",),
+        )
+        for methods in (("GET", "HEAD"), ("POST",))
+    ),
+)
+
+
 ROUTES: tuple[Route, ...] = (
     Route(
         ("POST",),
@@ -257,6 +408,7 @@ ROUTES: tuple[Route, ...] = (
         name="staticAsset",
         tags=("service",),
     ),
+    *VISION_ROUTES,
 )
 #: Every function answers its own health check; the front door and the LB send it to upload.
 HEALTH = next(route for route in ROUTES if route.name == "health")

@@ -16,6 +16,7 @@ from ocr_core.http import batch, operations, routes, site
 from ocr_core.http.access import check_api_key, rate_limit
 from ocr_core.http.forms import read_upload
 from ocr_core.http.guard import guarded, json_response, no_route
+from ocr_core.http.vision import dispatch as vision_api
 from ocr_core.names import safe_upload_name
 from ocr_core.recognition import render
 from ocr_core.recognition.extract import extract
@@ -42,6 +43,8 @@ def _lang(request: flask.Request) -> str | None:
 
 @guarded
 def dispatch(request: flask.Request) -> flask.Response:
+    if vision_api.owns(request.path):
+        return vision_api.handle(request)  # its routes, Google's error shape and access
     route = routes.match(request.method, request.path)
     if route is None or route.function != "upload":
         raise no_route(request, "upload")

@@ -17,6 +17,7 @@ from ocr_core.jobs.events import EventError, parse_cloud_event
 from ocr_core.jobs.images import Outcome
 from ocr_core.jobs.images import process_object as process_image
 from ocr_core.jobs.tasks import parse_task
+from ocr_core.jobs.vision_operations import after_task as vision_outputs_after_task
 from ocr_core.logs import get_logger, log_context, setup_logging
 from ocr_core.schema import Error, ErrorDetail, error_body
 
@@ -30,7 +31,9 @@ def on_delivery(cloud_event: Any) -> Outcome | None:
         try:
             task = parse_task(cloud_event)
             if task is not None:  # a page-range task of an operation (jobs.documents)
-                return Outcome(f"task:{run_task(task)}")
+                outcome = run_task(task)
+                vision_outputs_after_task(task.operation)  # Vision's output files, once done
+                return Outcome(f"task:{outcome}")
             event = parse_cloud_event(cloud_event)
         except EventError as exc:
             # Malformed deliveries cannot succeed later: acknowledge them, loudly.
