@@ -20,8 +20,7 @@ from ocr_core import errors
 from ocr_core.config import get_settings
 from ocr_core.engines.languages import TESSERACT_TO_BCP47
 from ocr_core.http.forms import bound_body_reads
-from ocr_core.jobs.layout import check_not_reserved
-from ocr_core.jobs.operations import store_prefix
+from ocr_core.jobs.layout import check_not_reserved, operations_prefix
 from ocr_core.names import validate_object_name
 from ocr_core.recognition.vision_wire import (
     FEATURE_TYPES,
@@ -175,7 +174,9 @@ def destination(uri: Any, where: str) -> GcsUri:
         validate_object_name(gcs.name.rstrip("/") or "x")
     # The results bucket also holds the operations store; when it is the input bucket too,
     # output outside the results prefix would trigger OCR of the output itself.
-    if gcs.name.startswith(store_prefix()) or not gcs.name.startswith(settings.results_prefix):
+    if gcs.name.startswith(operations_prefix(settings)) or not gcs.name.startswith(
+        settings.results_prefix
+    ):
         raise PermissionDenied(
             f"Output may not be written under {str(gcs)!r}; use a prefix such as "
             f"gs://{settings.results_bucket}/{settings.results_prefix}vision/",
