@@ -195,7 +195,10 @@ def _running_share(lines: list[Line], line_height: float) -> float:
     for line in lines:
         if len(line.words) < RUNNING_WORDS or line.box.width < RUNNING_FILL * width:
             continue
-        gaps = [b.box.x - (a.box.x + a.box.width) for a, b in zip(line.words, line.words[1:])]
+        gaps = [
+            b.box.x - (a.box.x + a.box.width)
+            for a, b in zip(line.words, line.words[1:], strict=False)
+        ]
         if max(gaps) <= RUNNING_GAP_LINES * line_height:
             running += 1
     return running / len(lines)
