@@ -39,9 +39,14 @@ log = get_logger("engine.auto")
 ORIENTATION_MIN_CONFIDENCE = 7.0
 #: Images at most this high may be one cropped word or line for RapidOCR's recogniser.
 LINE_CROP_MAX_HEIGHT = 96
-#: Orientation and layout are found on the page shrunk to this longest side: both need
-#: only the shape of the text, and on a 35 MP scan they took seconds at full size.
-ANALYSIS_MAX_SIDE = 1600
+#: Orientation is found on the page shrunk to this longest side (what RapidOCR sees too):
+#: on a 35 MP scan OSD took seconds at full size.
+ORIENTATION_MAX_SIDE = 2000
+#: Tesseract's layout is found on the page shrunk to this longest side: it needs only the
+#: shape of the text, costs a quarter of the full-size time, and on half A's multi-column
+#: pages gave the better column order (scribe_multicol_04: CER 0.080 at 1200 px, 0.152 at
+#: 1600, 0.090 at 2000; docs/engine-and-accuracy.md).
+LAYOUT_MAX_SIDE = 1200
 #: Tesseract's layout is asked only for pages with at least this many words, since only
 #: those can hold two columns of running text (it costs a fifth of a page's time).
 LAYOUT_MIN_WORDS = 150
@@ -116,8 +121,7 @@ class AutoEngine:
     def recognize(self, image: Image.Image, lang: str | None = None) -> OcrOutput:
         lang = self.check_lang(lang)
         page, _ = preprocess.clean(image)
-        small, factor = preprocess.shrink(page, ANALYSIS_MAX_SIDE)
-        rotation = self._orientation(small)
+        rotation = self._orientation(preprocess.shrink(page, ORIENTATION_MAX_SIDE)[0])
         rapid = self._rapidocr() if self._rapid_reads(lang) else None
         if rapid is None:
             return self._tesseract_reading(image, page, rotation, lang)
@@ -128,7 +132,10 @@ class AutoEngine:
         else:
             regions = []
             if len(words) >= LAYOUT_MIN_WORDS:
-                found = self._tesseract.layout(preprocess.rotate(small, rotation))
+                small, factor = preprocess.shrink(
+                    preprocess.rotate(page, rotation), LAYOUT_MAX_SIDE
+                )
+                found = self._tesseract.layout(small)
                 regions = [preprocess.scale_box(r.box, 1 / factor) for r in found]
             output = rapid.output(  # type: ignore[attr-defined]
                 upright, words, lang, blocks=build_blocks_in_regions(words, regions)

@@ -2,11 +2,14 @@
 
 A recursive XY-cut: a region is split at its widest empty band, a horizontal band making
 a top and a bottom part, a vertical band (a gutter) making a left and a right column. A
-gutter only counts as one between two columns of running text: both sides several lines
-high and many characters wide, and not sharing rows. Labels and amounts of a receipt or the
-cells of a table are narrow and line up row by row (up to a photo's skew), so they are read
-across; columns of an article are read one after the other.
-Leaves become lines: words grouped by vertical overlap, left to right.
+gutter only counts as one between two columns of text: both sides several lines high and
+many characters wide, and either not sharing rows or both holding running text (lines of
+several words with narrow gaps across the side). Labels and amounts of a receipt or the
+cells of a table line up row by row (up to a photo's skew) and are short, so they are read
+across; columns of an article are read one after the other. Where a page layout's regions
+are known (Tesseract's), they decide the order of columns of running text
+(``build_blocks_in_regions``). Leaves become lines: words grouped by vertical overlap, left
+to right.
 """
 
 from __future__ import annotations
@@ -153,35 +156,28 @@ def _columns(left: list[Word], right: list[Word], line_height: float) -> bool:
         width = max(w.box.x + w.box.width for w in side) - min(w.box.x for w in side)
         if width < COLUMN_WIDTH_LINES * line_height:
             return False
+    if _shared_rows(left_lines, right_lines, 1 / 3) < SHARED_ROWS:
+        return True
+    # Rows line up: a table, or columns of type that happen to share a baseline grid.
+    # Columns hold running text: lines of several words with narrow gaps across the side.
+    return all(
+        _running_share(lines, line_height) >= RUNNING_SHARE for lines in (left_lines, right_lines)
+    )
+
+
+def _shared_rows(left: list[Line], right: list[Line], tolerance: float) -> float:
+    """The larger share of either side's lines whose centre lies within ``tolerance`` line
+    heights of a line's centre on the other side."""
 
     def aligned(line: Line, others: list[Line]) -> bool:
         centre = line.box.y + line.box.height / 2
-        return any(abs(centre - (o.box.y + o.box.height / 2)) < o.box.height / 3 for o in others)
+        return any(
+            abs(centre - (o.box.y + o.box.height / 2)) < o.box.height * tolerance for o in others
+        )
 
-    share_left = sum(aligned(ln, right_lines) for ln in left_lines) / len(left_lines)
-    share_right = sum(aligned(ln, left_lines) for ln in right_lines) / len(right_lines)
-    if max(share_left, share_right) < SHARED_ROWS:
-        return True
-    # Rows line up: a table, or two columns of type set on the same baseline grid. Columns
-    # hold running text: lines of several words with narrow word gaps across their side.
-    shares = [_running_share(lines, line_height) for lines in (left_lines, right_lines)]
-    if VARIANT == 0:
-        return MODE(shares) >= RUNNING_SHARE
-    if VARIANT == 1:
-        return min(share_left, share_right) < SHARED_ROWS
-    # 2: the side whose lines mostly have no partner across is running text
-    lonely = right_lines if share_right < share_left else left_lines
-    lonely_share = min(share_left, share_right)
-    return lonely_share < SHARED_ROWS and _running_share(lonely, line_height) >= RUNNING_SHARE
-
-
-VARIANT = 0
-
-MODE = min
-RUNNING_SHARE = 0.5
-RUNNING_WORDS = 3
-RUNNING_FILL = 0.6
-RUNNING_GAP_LINES = 1.0
+    share_left = sum(aligned(ln, right) for ln in left) / len(left)
+    share_right = sum(aligned(ln, left) for ln in right) / len(right)
+    return max(share_left, share_right)
 
 
 def _running_share(lines: list[Line], line_height: float) -> float:
