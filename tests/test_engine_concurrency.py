@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from ocr_core import memory, pipeline
 from ocr_core.config import reload_settings
@@ -40,12 +40,53 @@ def rapid_engine() -> RapidOcrEngine:
 
 
 def test_rapidocr_sessions_run_on_one_thread_with_the_arena(rapid_engine) -> None:
-    ocr = rapid_engine._ocr
-    for session in (ocr.text_det.session.session, ocr.text_rec.session.session):
+    assert rapid_engine._ocr.text_rec.rec_batch_num == 1
+    for session in rapid_engine.sessions():
         options = session.get_session_options()
         assert options.intra_op_num_threads == 1
         assert options.inter_op_num_threads == 1
         assert options.enable_cpu_mem_arena
+
+
+def test_banded_detection_finds_the_lines_the_whole_page_shows(rapid_engine) -> None:
+    # 960 rows: three bands (0-320, 320-640, 640-960). Lines sit inside bands and across
+    # their borders; each must come out once, whole, where it is.
+    tops = [40, 300, 440, 628, 800]
+    page = Image.new("RGB", (960, 960), "white")
+    draw = ImageDraw.Draw(page)
+    for number, top in enumerate(tops):
+        draw.text((40, top), f"Line {number} of the banded page", fill="black", font_size=28)
+    banded = rapid_engine.read_words(page)
+    detector = rapid_engine._ocr.text_det
+    bands = detector.session
+    detector.session = bands.session
+    try:
+        whole = rapid_engine.read_words(page)
+    finally:
+        detector.session = bands
+    assert [w.text for w in banded] == [w.text for w in whole]
+    assert [w.text for w in banded if w.text.isdigit()] == [str(i) for i in range(len(tops))]
+    for got, want in zip(banded, whole, strict=True):
+        assert abs(got.box.y - want.box.y) <= 3 and abs(got.box.height - want.box.height) <= 4
+
+
+def test_band_output_is_stitched_in_place() -> None:
+    # A stand-in network that writes each input row's own value: stitching must put
+    # every output row back where its input row was, with no band's context leaking.
+    calls: list[int] = []
+
+    def network(batch: numpy.ndarray) -> numpy.ndarray:
+        calls.append(batch.shape[2])
+        return batch[:, :1, :, :].copy()
+
+    banded = rapid._BandedInference(network)
+    rows = numpy.arange(1100, dtype=numpy.float32)
+    batch = numpy.broadcast_to(rows[None, None, :, None], (1, 3, 1100, 64)).copy()
+    out = banded(batch)
+    assert out.shape == (1, 1, 1100, 64)
+    assert numpy.array_equal(out[0, 0, :, 0], rows)
+    assert max(calls) <= rapid.DETECTION_BAND_ROWS + 2 * rapid.DETECTION_BAND_CONTEXT
+    assert len(calls) == 4
 
 
 def test_detector_sees_the_page_within_its_side_limit(rapid_engine) -> None:

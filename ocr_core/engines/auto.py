@@ -31,6 +31,7 @@ from ..logs import get_logger
 from .base import OcrOutput
 from .languages import RAPIDOCR_LANGUAGES
 from .layout import build_blocks_in_regions
+from .rapid import IMAGE_MAX_SIDE
 from .tesseract import TesseractEngine
 
 log = get_logger("engine.auto")
@@ -39,9 +40,9 @@ log = get_logger("engine.auto")
 ORIENTATION_MIN_CONFIDENCE = 7.0
 #: Images at most this high may be one cropped word or line for RapidOCR's recogniser.
 LINE_CROP_MAX_HEIGHT = 96
-#: Orientation is found on the page shrunk to this longest side (what RapidOCR sees too):
-#: on a 35 MP scan OSD took seconds at full size.
-ORIENTATION_MAX_SIDE = 2000
+#: Orientation is found on the page shrunk to this longest side (on a 35 MP scan OSD took
+#: seconds at full size). RapidOCR reads images shrunk to the same side.
+ORIENTATION_MAX_SIDE = IMAGE_MAX_SIDE
 #: Tesseract's layout is found on the page shrunk to this longest side: it needs only the
 #: shape of the text, costs a quarter of the full-size time, and on half A's multi-column
 #: pages gave the better column order (scribe_multicol_04: CER 0.080 at 1200 px, 0.152 at
@@ -120,27 +121,33 @@ class AutoEngine:
 
     def recognize(self, image: Image.Image, lang: str | None = None) -> OcrOutput:
         lang = self.check_lang(lang)
-        page, _ = preprocess.clean(image)
-        rotation = self._orientation(preprocess.shrink(page, ORIENTATION_MAX_SIDE)[0])
         rapid = self._rapidocr() if self._rapid_reads(lang) else None
         if rapid is None:
+            page, _ = preprocess.clean(image)
+            rotation = self._orientation(preprocess.shrink(page, ORIENTATION_MAX_SIDE)[0])
             return self._tesseract_reading(image, page, rotation, lang)
-        upright = preprocess.rotate(image, rotation)
+        # RapidOCR reads at most IMAGE_MAX_SIDE: so do the analyses, on a copy that size.
+        shrunk, factor = preprocess.shrink(image, IMAGE_MAX_SIDE)
+        page, _ = preprocess.clean(shrunk)
+        rotation = self._orientation(page)
+        upright = preprocess.rotate(shrunk, rotation)
         words = rapid.read_words(upright)  # type: ignore[attr-defined]
         if not words and upright.height <= LINE_CROP_MAX_HEIGHT:
             output = rapid.recognize_line(upright, lang)  # type: ignore[attr-defined]
         else:
             regions = []
             if len(words) >= LAYOUT_MIN_WORDS:
-                small, factor = preprocess.shrink(
+                small, shrink = preprocess.shrink(
                     preprocess.rotate(page, rotation), LAYOUT_MAX_SIDE
                 )
-                found = self._tesseract.layout(small)
-                regions = [preprocess.scale_box(r.box, 1 / factor) for r in found]
+                regions = [
+                    preprocess.scale_box(r.box, 1 / shrink) for r in self._tesseract.layout(small)
+                ]
             output = rapid.output(  # type: ignore[attr-defined]
                 upright, words, lang, blocks=build_blocks_in_regions(words, regions)
             )
-        return preprocess.Geometry(image.width, image.height, rotation).map_output(output)
+        geometry = preprocess.Geometry(image.width, image.height, rotation, factor)
+        return geometry.map_output(output)
 
     def _tesseract_reading(
         self, image: Image.Image, page: Image.Image, rotation: int, lang: str

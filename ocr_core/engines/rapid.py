@@ -9,6 +9,11 @@ Portuguese, Polish, Dutch, the Nordic and Baltic languages, ...), Chinese and Ja
 It returns text lines in detection order, with a box per word: the words are put into
 reading order (columns, then rows) by ``layout.build_blocks``. It cannot read a page turned
 by 90 degrees; the default engine (``auto.py``) turns the page first.
+
+Everything is set through the library's own options (``library_params``: one thread per
+call, onnxruntime's arena, the detector's side limit, the bundled models) except memory,
+which 3.10 offers no bound for: two small wrappers round its sessions (``_Shrinking``,
+``_BandedInference``) keep one engine thread under 512 MiB.
 """
 
 from __future__ import annotations
@@ -24,15 +29,23 @@ from .base import Block, Box, OcrOutput, Page, Word, mean_confidence
 from .languages import RAPIDOCR_LANGUAGES, bcp47
 from .layout import build_blocks
 
-#: Longest side (px) of the image the text detector sees (the library's default scales the
-#: shortest side up to 736 px instead, which on a 2000 x 2590 page costs 2.5x the time for
-#: no fewer errors on ../shared/ocr-samples; see docs/engine-and-accuracy.md).
-DETECTION_MAX_SIDE = 1280
-#: Longest side (px) the library shrinks an image to before detection and cropping.
+#: Longest side (px) of the image the text detector sees. The library's default scales the
+#: shortest side up to 736 px instead: on half A of ../shared/ocr-samples CER 0.123 against
+#: 0.088 at 960 and 0.091 at 1280, and the slowest of the three; 960 also needs the least
+#: memory (docs/engine-and-accuracy.md).
+DETECTION_MAX_SIDE = 960
+#: Longest side (px) of the image lines are cut from (the library's own bound). Larger
+#: images are shrunk here, before they become arrays: a 35 MP scan is 105 MB as RGB, and
+#: the library made two more copies of it before shrinking.
 IMAGE_MAX_SIDE = 2000
-#: Lines recognised per onnxruntime call (the library sorts lines by width first, so a
-#: batch pads little).
-REC_BATCH = 6
+#: Lines recognised per onnxruntime call. In batches of 6 (the library's default) a dense
+#: page took 750 MiB more at its peak, since a batch is as wide as its widest line; one at
+#: a time it is 340 MiB, for no measurable loss of speed on one thread.
+REC_BATCH = 1
+#: The detector runs on horizontal bands of this many rows (a multiple of 32, as the
+#: network needs), each seeing this many more rows of context above and below.
+DETECTION_BAND_ROWS = 320
+DETECTION_BAND_CONTEXT = 96
 
 
 @dataclass(frozen=True)
@@ -93,14 +106,24 @@ class RapidOcrEngine:
         self.settings = settings or RapidSettings()
         self.version = metadata.version("rapidocr")
         self._ocr = RapidOCR(params=library_params(self.settings))
-        # Load the three models now, not on the first request (the library loads lazily).
-        self._ocr._load_det_model()
-        self._ocr._load_rec_model()
+        # Load the models now, not on the first request (the library loads lazily).
+        parts = [self._ocr._load_det_model(), self._ocr._load_rec_model()]
         if self.settings.line_classifier:
-            self._ocr._load_cls_model()
+            parts.append(self._ocr._load_cls_model())
+        del parts
+        # Memory: the detector sees bands of the page, and both sessions hand back what a
+        # call took beyond their arena's first chunk (tests/test_rapid_engine.py: one engine
+        # thread through a 35 MP scan and two dense pages peaked at 580 MiB with neither,
+        # 520 MiB with bands alone, 509 MiB with both; the hand-back costs ~3% CPU time).
+        self._ocr.text_det.session = _BandedInference(_Shrinking(self._ocr.text_det.session))
+        self._ocr.text_rec.session = _Shrinking(self._ocr.text_rec.session)
 
     def supported_languages(self) -> list[str]:
         return list(RAPIDOCR_LANGUAGES)
+
+    def sessions(self) -> list[Any]:
+        """The onnxruntime sessions of the detector and the recogniser."""
+        return [self._ocr.text_det.session.session.session, self._ocr.text_rec.session.session]
 
     def _bgr(self, image: Image.Image) -> Any:
         rgb = image if image.mode == "RGB" else image.convert("RGB")
@@ -108,6 +131,12 @@ class RapidOcrEngine:
 
     def read_words(self, image: Image.Image) -> list[Word]:
         """Every word the page holds, with its own box, in detection order."""
+        longest = max(image.width, image.height)
+        scale = 1.0
+        if longest > self.settings.image_max_side:
+            scale = longest / self.settings.image_max_side
+            size = (max(1, round(image.width / scale)), max(1, round(image.height / scale)))
+            image = image.resize(size, Image.Resampling.BOX)
         found = self._ocr(self._bgr(image))
         if not getattr(found, "txts", None):
             return []
@@ -116,6 +145,8 @@ class RapidOcrEngine:
             found.boxes, found.txts, found.scores, found.word_results, strict=False
         ):
             words.extend(_line_words(points, str(text), float(score), parts))
+        if scale != 1.0:
+            words = [Word(w.text, w.confidence, _scaled(w.box, scale)) for w in words]
         return words
 
     def recognize(self, image: Image.Image, lang: str | None = None) -> OcrOutput:
@@ -154,6 +185,64 @@ class RapidOcrEngine:
             language=bcp47(primary),
             pages=[page],
         )
+
+
+class _Shrinking:
+    """One of the library's sessions, run with onnxruntime's arena handing back what a
+    call took beyond the arena's first chunk once the call is over."""
+
+    def __init__(self, session: Any) -> None:
+        import onnxruntime
+
+        self._library = session
+        self.session = session.session
+        self._inputs = [i.name for i in self.session.get_inputs()]
+        self._outputs = [o.name for o in self.session.get_outputs()]
+        self._options = onnxruntime.RunOptions()
+        self._options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._library, name)
+
+    def __call__(self, batch: Any) -> Any:
+        return self.session.run(self._outputs, {self._inputs[0]: batch}, self._options)[0]
+
+
+class _BandedInference:
+    """The detector network run band by band down the image, its text maps stitched.
+
+    onnxruntime's working memory grows with the input's area (1.4.4's detector: +105 MiB
+    for 960x768, +74 MiB for 960x512, one thread, with the arena), and RapidOCR 3.10 has no
+    option that bounds it. Each band is ``DETECTION_BAND_ROWS`` rows plus
+    ``DETECTION_BAND_CONTEXT`` rows of context on each side, so the network never sees more
+    than 512 rows; only the band's own rows of its output are kept. The probability map
+    then goes through the library's own box extraction whole, so a line across two bands
+    is still one box. Measured in tests/test_rapid_engine.py (peak of one engine thread).
+    """
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def __call__(self, batch: Any) -> Any:
+        import numpy
+
+        rows = batch.shape[2]
+        band, context = DETECTION_BAND_ROWS, DETECTION_BAND_CONTEXT
+        if rows <= band + 2 * context:
+            return self.session(batch)
+        stitched = numpy.empty((batch.shape[0], 1, rows, batch.shape[3]), numpy.float32)
+        for top in range(0, rows, band):
+            bottom = min(rows, top + band)
+            start, stop = max(0, top - context), min(rows, bottom + context)
+            output = self.session(batch[:, :, start:stop, :])
+            stitched[:, :, top:bottom, :] = output[:, :, top - start : bottom - start, :]
+        return stitched
+
+
+def _scaled(box: Box, factor: float) -> Box:
+    return Box.from_corners(
+        box.x * factor, box.y * factor, (box.x + box.width) * factor, (box.y + box.height) * factor
+    )
 
 
 def _clamp(score: float) -> float:
