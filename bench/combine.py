@@ -1,10 +1,13 @@
-"""Score candidate rules for the default engine on cached raw readings (bench/engine_sweep.py).
+"""The accuracy/time trade-off per engine configuration, from cached raw readings.
 
-    .venv/bin/python -m bench.combine [--cache /tmp/ocr-sweep] [--samples DIR]
+    .venv/bin/python -m bench.engine_sweep --out /tmp/ocr-sweep   # the readings (slow)
+    .venv/bin/python -m bench.combine --cache /tmp/ocr-sweep       # this table (fast)
 
-Each rule turns an image's cached readings into one text; cer.py scores every rule per
-category and per half (``bench/halves.py``: thresholds are chosen on half A only), and the
-estimated time per image is the sum of the readings the rule needs.
+Each configuration turns an image's cached readings into one text; cer.py scores it
+(``--bow``), overall and per half (``bench/halves.py``: choices are made on half A), and
+the time per image is the sum of the readings the configuration needs, each measured alone
+on one thread. RapidOCR's reading order uses the regions of Tesseract's full reading as its
+page layout here (the engine asks Tesseract's layout analysis alone, on a smaller page).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -23,10 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.accuracy import DEFAULT_SAMPLES, load_samples, score  # noqa: E402
+from bench.accuracy import DEFAULT_SAMPLES, cer_scores, load_samples, sums  # noqa: E402
+from bench.engine_sweep import CONFIGS  # noqa: E402
 from bench.halves import split  # noqa: E402
 from ocr_core.engines.base import Box, Word  # noqa: E402
-from ocr_core.engines.layout import build_blocks  # noqa: E402
+from ocr_core.engines.layout import build_blocks, build_blocks_in_regions  # noqa: E402
 
 CER_TOOL = ROOT.parent / "shared" / "tools" / "cer.py"
 Cached = dict[str, dict[str, Any]]
@@ -36,8 +39,23 @@ def rapid_words(reading: dict[str, Any]) -> list[Word]:
     return [Word(w["text"], w["confidence"], Box(*w["box"])) for w in reading["words"]]
 
 
-def rapid_text(reading: dict[str, Any]) -> str:
-    return "\n\n".join(b.text for b in build_blocks(rapid_words(reading)))
+def rapid_text(reading: dict[str, Any], layout: dict[str, Any] | None = None) -> str:
+    words = rapid_words(reading)
+    if layout is None:
+        return "\n\n".join(b.text for b in build_blocks(words))
+    return "\n\n".join(b.text for b in build_blocks_in_regions(words, tesseract_regions(layout)))
+
+
+def tesseract_regions(reading: dict[str, Any]) -> list[Box]:
+    """The blocks of a cached Tesseract reading, in its order, on the original's scale."""
+    found: dict[int, list[float]] = {}
+    scale = reading["scale"]
+    for w in reading["words"]:
+        x, y, width, height = w["box"]
+        b = found.setdefault(w["block"], [1e9, 1e9, -1.0, -1.0])
+        b[0], b[1] = min(b[0], x / scale), min(b[1], y / scale)
+        b[2], b[3] = max(b[2], (x + width) / scale), max(b[3], (y + height) / scale)
+    return [Box.from_corners(*found[k]) for k in sorted(found)]
 
 
 def rapid_confidence(reading: dict[str, Any]) -> float:
@@ -46,26 +64,22 @@ def rapid_confidence(reading: dict[str, Any]) -> float:
     return sum(len(w["text"]) * w["confidence"] for w in words) / total if total else 0.0
 
 
-def rule_tesseract(c: Cached) -> tuple[str, float]:
-    return c["tesseract"]["text"], c["osd"]["seconds"] + c["tesseract"]["seconds"]
+def rule_text(config: str) -> Callable[[Cached], tuple[str, float]]:
+    """A cached text as it is (plain Tesseract, Tesseract on the cleaned page)."""
 
-
-def rule_rapid(config: str) -> Callable[[Cached], tuple[str, float]]:
     def rule(c: Cached) -> tuple[str, float]:
-        return rapid_text(c[config]), c["osd"]["seconds"] + c[config]["seconds"]
+        extra = c["osd"]["seconds"] if config == "tesseract" else 0.0
+        return c[config]["text"], c[config]["seconds"] + extra
 
     return rule
 
 
-def rule_pick(config: str, margin: float) -> Callable[[Cached], tuple[str, float]]:
-    """Both read; Tesseract's text where its confidence beats RapidOCR's by ``margin``."""
+def rule_rapid(config: str, *, layout: bool) -> Callable[[Cached], tuple[str, float]]:
+    """RapidOCR on the upright page; its column order from Tesseract's layout or not."""
 
     def rule(c: Cached) -> tuple[str, float]:
-        seconds = c["osd"]["seconds"] + c["tesseract"]["seconds"] + c[config]["seconds"]
-        rapid = c[config]
-        if not rapid["words"] or c["tesseract"]["confidence"] > rapid_confidence(rapid) + margin:
-            return c["tesseract"]["text"], seconds
-        return rapid_text(rapid), seconds
+        text = rapid_text(c[config], c["tesseract"] if layout else None)
+        return text, c["osd"]["seconds"] + c[config]["seconds"]
 
     return rule
 
@@ -81,51 +95,36 @@ def load(cache: Path, stem: str, configs: list[str]) -> Cached | None:
 
 
 def evaluate(
-    name: str, rule: Callable[[Cached], tuple[str, float]], cache: Path, samples_dir: Path
+    rule: Callable[[Cached], tuple[str, float]], cache: Path, samples_dir: Path
 ) -> dict[str, Any]:
+    """cer.py's sums (overall, half A, half B) and the median and p90 time per image."""
     samples = load_samples(samples_dir)
     halves = split(samples_dir / "MANIFEST.tsv")
-    configs = ["osd", "tesseract", "rapid-1280", "rapid-960", "rapid-min736"]
-    rows = []
+    seconds: list[float] = []
     with tempfile.TemporaryDirectory() as preds:
         for sample in samples:
             stem = sample.path.name.rsplit(".", 1)[0]
-            cached = {k: v for k in configs if (v := _one(cache, k, stem)) is not None}
-            try:
-                text, seconds = rule(cached)
-            except KeyError:
-                continue
+            cached = {
+                config: json.loads(path.read_text())
+                for config in CONFIGS
+                if (path := cache / config / f"{stem}.json").is_file()
+            }
+            text, spent = rule(cached)
             Path(preds, f"{stem}.txt").write_text(text, encoding="utf-8")
-            rows.append((sample, score(sample, text), seconds, halves[sample.file]))
-        tsv = Path(preds, "scores.tsv")
-        subprocess.run(
-            [
-                sys.executable,
-                str(CER_TOOL),
-                preds,
-                str(samples_dir),
-                "--bow",
-                "--skip-missing",
-                "--tsv",
-                str(tsv),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        table = tsv.read_text(encoding="utf-8")
-    return {"name": name, "rows": rows, "tsv": table}
+            seconds.append(spent)
+        scores = cer_scores(Path(preds), samples_dir)
+    by_half = {h: sums([scores[s] for s in scores if halves[_file(samples, s)] == h]) for h in "AB"}
+    seconds.sort()
+    return {
+        "all": sums(list(scores.values())),
+        **by_half,
+        "median": statistics.median(seconds),
+        "p90": seconds[min(len(seconds) - 1, round(0.9 * len(seconds)))],
+    }
 
 
-def _one(cache: Path, config: str, stem: str) -> dict[str, Any] | None:
-    path = cache / config / f"{stem}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def totals(rows: list[Any]) -> tuple[float, float]:
-    edits = sum(r[1].char_edits for r in rows)
-    chars = sum(r[1].chars for r in rows)
-    seconds = [r[2] for r in rows]
-    return edits / max(1, chars), statistics.median(seconds) if seconds else 0.0
+def _file(samples: list[Any], stem: str) -> str:
+    return next(s.file for s in samples if s.path.name.rsplit(".", 1)[0] == stem)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,22 +133,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES)
     args = parser.parse_args(argv)
     rules: dict[str, Callable[[Cached], tuple[str, float]]] = {
-        "tesseract": rule_tesseract,
-        "rapid-1280": rule_rapid("rapid-1280"),
-        "pick-1280-0.0": rule_pick("rapid-1280", 0.0),
+        "plain Tesseract (baseline)": rule_text("baseline"),
+        "Tesseract, cleaned and upright": rule_text("tesseract"),
+        "RapidOCR, detector at 960 px, XY-cut order": rule_rapid("rapid-960", layout=False),
+        "RapidOCR, detector at 960 px, with layout": rule_rapid("rapid-960", layout=True),
+        "RapidOCR, detector at 1280 px, with layout": rule_rapid("rapid-1280", layout=True),
+        "RapidOCR, library default (min side 736), with layout": rule_rapid(
+            "rapid-min736", layout=True
+        ),
     }
+    base = evaluate(rules["plain Tesseract (baseline)"], args.cache, args.samples)["all"]
+    print(
+        "| configuration | CER | ratio to plain Tesseract | BoW WER | CER half A | CER half B "
+        "| median s | p90 s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for name, rule in rules.items():
-        result = evaluate(name, rule, args.cache, args.samples)
-        rows = result["rows"]
-        cer_all, t = totals(rows)
-        by_cat: dict[str, list[Any]] = {}
-        for r in rows:
-            by_cat.setdefault(r[0].category, []).append(r)
-        cats = " ".join(f"{k}={totals(v)[0]:.3f}" for k, v in sorted(by_cat.items()))
-        halves = " ".join(
-            f"{h}={totals([r for r in rows if r[3] == h])[0]:.3f}" for h in ("A", "B")
+        r = evaluate(rule, args.cache, args.samples)
+        print(
+            f"| {name} | {r['all'].cer:.3f} | {r['all'].cer / base.cer:.2f}x "
+            f"| {r['all'].bow_wer:.3f} | {r['A'].cer:.3f} | {r['B'].cer:.3f} "
+            f"| {r['median']:.2f} | {r['p90']:.2f} |"
         )
-        print(f"{name}: n={len(rows)} CER={cer_all:.3f} median_s={t:.2f} {halves} | {cats}")
     return 0
 
 

@@ -44,10 +44,10 @@ LINE_CROP_MAX_HEIGHT = 96
 #: seconds at full size). RapidOCR reads images shrunk to the same side.
 ORIENTATION_MAX_SIDE = IMAGE_MAX_SIDE
 #: Tesseract's layout is found on the page shrunk to this longest side: it needs only the
-#: shape of the text, costs a quarter of the full-size time, and on half A's multi-column
-#: pages gave the better column order (scribe_multicol_04: CER 0.080 at 1200 px, 0.152 at
-#: 1600, 0.090 at 2000; docs/engine-and-accuracy.md).
-LAYOUT_MAX_SIDE = 1200
+#: shape of the text and costs less the smaller the page. Chosen on half A's multi-column
+#: pages (CER scribe_multicol_02 / _04: 0.319 / 0.054 at 1200 px, 0.141 / 0.085 at 1600,
+#: 0.319 / 0.087 at 2000, where a table of half A was also cut into columns).
+LAYOUT_MAX_SIDE = 1600
 #: Tesseract's layout is asked only for pages with at least this many words, since only
 #: those can hold two columns of running text (it costs a fifth of a page's time).
 LAYOUT_MIN_WORDS = 150

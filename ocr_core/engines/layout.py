@@ -68,14 +68,30 @@ def build_blocks_in_regions(words: list[Word], regions: list[Box]) -> list[Block
     running = [
         region
         for group, region in zip(groups, regions, strict=True)
-        if len(lines := _lines(group)) >= 3 and _running_share(lines, line_height) >= RUNNING_SHARE
+        if group and _running_share(_lines(group), line_height) >= RUNNING_SHARE
     ]
-    if not any(_beside(a, b, line_height) for a in running for b in running if a is not b):
+    columns = _stack(running)
+    if not any(_beside(a, b, line_height) for a in columns for b in columns if a is not b):
         return build_blocks(words)
     blocks: list[Block] = []
     for group in [*groups, rest]:
         blocks.extend(build_blocks(group))
     return blocks
+
+
+def _stack(regions: list[Box]) -> list[Box]:
+    """Regions merged into columns: regions that share most of the narrower one's width
+    are one column (a layout may give each paragraph, or each line, a region of its own)."""
+    columns: list[Box] = []
+    for region in sorted(regions, key=lambda r: (r.x, r.y)):
+        for index, column in enumerate(columns):
+            shared = min(column.x + column.width, region.x + region.width) - max(column.x, region.x)
+            if shared > 0.5 * min(column.width, region.width):
+                columns[index] = _union([column, region])
+                break
+        else:
+            columns.append(region)
+    return columns
 
 
 def _beside(a: Box, b: Box, line_height: float) -> bool:
