@@ -53,8 +53,7 @@ def test_models_come_from_the_wheel_and_nothing_is_downloaded(samples: Path) -> 
         import rapidocr
         from ocr_core.engines.rapid import RapidOcrEngine
         engine = RapidOcrEngine()
-        ocr = engine._ocr
-        paths = [ocr.text_det.session.session._model_path, ocr.text_rec.session.session._model_path]
+        paths = [session._model_path for session in engine.sessions()]
         text = engine.recognize(Image.open({str(samples / "tess_HelloGoogle.tif")!r})).text
         print(json.dumps({{"paths": paths, "package": rapidocr.__file__, "text": text}}))
         """
