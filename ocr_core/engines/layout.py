@@ -108,19 +108,30 @@ def build_blocks(words: list[Word]) -> list[Block]:
     line_height = median(max(1, w.box.height) for w in words)
     regions: list[list[Word]] = []
     _xy_cut(words, line_height, regions)
+    # The XY-cut ends with a region per line wherever lines are apart at all; a paragraph
+    # is the run of lines, region after region, that follow each other down one column
+    # with no gap taller than BLOCK_GAP_LINES line heights.
     blocks: list[Block] = []
-    for region in regions:
-        lines = _lines(region)
-        # Within a region, a tall gap between lines still starts a new block.
-        current: list[Line] = []
-        for line in lines:
-            if current and line.box.y - _bottom(current[-1].box) > BLOCK_GAP_LINES * line_height:
-                blocks.append(_block(current))
-                current = []
-            current.append(line)
-        if current:
+    current: list[Line] = []
+    for line in (line for region in regions for line in _lines(region)):
+        if current and not _continues(current[-1], line, line_height):
             blocks.append(_block(current))
+            current = []
+        current.append(line)
+    if current:
+        blocks.append(_block(current))
     return blocks
+
+
+def _continues(above: Line, line: Line, line_height: float) -> bool:
+    """Whether ``line`` is the next line of ``above``'s paragraph."""
+    gap = line.box.y - _bottom(above.box)
+    shared = min(_right(above.box), _right(line.box)) - max(above.box.x, line.box.x)
+    return -line_height / 2 <= gap <= BLOCK_GAP_LINES * line_height and shared > 0
+
+
+def _right(box: Box) -> int:
+    return box.x + box.width
 
 
 def _bottom(box: Box) -> int:
