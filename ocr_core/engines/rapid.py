@@ -113,8 +113,8 @@ class RapidOcrEngine:
         del parts
         # Memory: the detector sees bands of the page, and both sessions hand back what a
         # call took beyond their arena's first chunk (one engine thread through a 35 MP scan
-        # and two dense pages: 580 MiB peak with neither, 520 MiB with bands alone, 474-633
-        # MiB with both over eight runs; the hand-back costs ~3% CPU time).
+        # and two dense pages: 580 MiB peak with neither, 520 MiB with bands alone, 474-867
+        # MiB with both over nine runs; the hand-back costs ~3% CPU time).
         self._ocr.text_det.session = _BandedInference(_Shrinking(self._ocr.text_det.session))
         self._ocr.text_rec.session = _Shrinking(self._ocr.text_rec.session)
 
