@@ -76,7 +76,9 @@ def library_params(settings: RapidSettings) -> dict[str, Any]:
     """
     models = _model_dir()
     return {
-        "Global.log_level": "warning",
+        # The library logs coloured text of its own; what matters reaches our JSON logs as
+        # exceptions (or an empty page, which is an answer, not a warning).
+        "Global.log_level": "critical",
         "Global.return_word_box": True,
         "Global.use_cls": settings.line_classifier,
         "Global.max_side_len": settings.image_max_side,
