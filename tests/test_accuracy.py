@@ -1,8 +1,8 @@
 """Pinned accuracy gains of the default path on real images, and the scoring itself.
 
-Each threshold sits a little above what the default engine measures today (the benchmark
-table of docs/engine-and-accuracy.md) and well below what plain Tesseract does on the same
-image, so a change that loses the gain fails here. ``bench/accuracy.py`` measures the whole corpus.
+Each threshold sits a little above what the default engine measures today
+(docs/engine-and-accuracy.md) and well below what plain Tesseract does on the same image, so
+a change that loses the gain fails here. ``bench/accuracy.py`` measures the whole corpus.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def test_text_held_only_in_transparency(settings, samples: Path) -> None:
 
 def test_light_text_on_dark_slide(settings, samples: Path) -> None:
     # The slide's last lines: light text on dark, then a faint grey footer on white that
-    # plain Tesseract loses (its global threshold) and the RapidOCR second opinion reads.
+    # plain Tesseract loses (its global threshold) and RapidOCR's detector finds.
     slide = Image.open(samples / "scribe_slide_01.png").crop((0, 1300, 2000, 1577))
     doc = extract(png(slide))
     text = " ".join(doc["text"].split())
@@ -112,35 +112,36 @@ def test_light_text_on_dark_slide(settings, samples: Path) -> None:
     assert "industrydocuments" not in plain.text
 
 
-def test_small_table_text_is_upscaled(settings, samples: Path) -> None:
+def test_small_table_text(settings, samples: Path) -> None:
     path = samples / "scribe_table_02.png"
-    assert cer(read(path)["text"], ground_truth(path)) <= 0.02  # plain Tesseract: 0.06
+    assert cer(read(path)["text"], ground_truth(path)) <= 0.03  # plain Tesseract: 0.06
 
 
-def test_dropped_logo_and_hatched_banner_are_recovered(settings, samples: Path) -> None:
-    # A two-column report whose outline-lettered logo Tesseract's layout drops as noise
-    # and whose title banner (white on hatching) it takes for a picture.
+def test_columns_of_a_report_are_read_one_after_the_other(settings, samples: Path) -> None:
+    # Two columns set on one baseline grid, a table and a chart in the left one: read
+    # across, the lines of both columns would interleave.
     path = samples / "scribe_multicol_04.png"
     doc = read(path)
     text = " ".join(doc["text"].split())
-    assert cer(doc["text"], ground_truth(path)) <= 0.055  # plain Tesseract: 0.065
-    assert text.index("CAPITAL") < text.index("CRT Research")  # the logo heads the page
-    banner = text.index("(PCP,Buy,PT")
-    assert text.index("January 28, 2014") < banner < text.index("Summary")
-    page_words = [w for b in doc["pages"][0]["blocks"] for ln in b["lines"] for w in ln["words"]]
-    logo = next(w for w in page_words if "CAPITAL" in w["text"])
-    assert logo["box"]["y"] < 100 and logo["box"]["x"] < 600  # placed where it is printed
+    assert cer(doc["text"], ground_truth(path)) <= 0.12  # read across: 0.46
+    assert text.index("ramp up in production") < text.index("Rating Rationale")
+    assert text.index("Valuation Methodology") < text.index("Precision Castparts is Buy-rated")
 
 
-def test_receipt_photo_falls_back_to_rapidocr(settings, samples: Path) -> None:
+def test_receipt_photo_reads_with_rapidocr(settings, samples: Path) -> None:
     path = samples / "sroie_013.jpg"
     doc = read(path)
-    assert cer(doc["text"], ground_truth(path), uppercase=True) <= 0.10  # Tesseract: 0.5
-    assert "rapidocr" in doc["engine"]["version"]
+    assert cer(doc["text"], ground_truth(path), uppercase=True) <= 0.07  # Tesseract: 0.46
+    assert doc["engine"]["version"].startswith("rapidocr 3.10")
 
 
 def test_cropped_handwritten_word(settings, samples: Path) -> None:
     path = samples / "htr_word.png"
+    assert read(path)["text"] == ground_truth(path).strip()
+
+
+def test_logo_word_the_detector_misses_goes_to_the_recogniser(settings, samples: Path) -> None:
+    path = samples / "scenewords_1058891.jpg"  # 72 x 78: a stylised word on a tail fin
     assert read(path)["text"] == ground_truth(path).strip()
 
 
@@ -154,17 +155,6 @@ def test_lang_option_reaches_the_engine(settings, samples: Path) -> None:
     assert "über" in german["text"] and "Fuchs" in german["text"]
     both = read(path, lang="eng+deu")
     assert both["language"] == "en" and cer(both["text"], ground_truth(path)) <= 0.03
-
-
-def test_ink_outside_layout_regions_counts_only_uncovered_strokes() -> None:
-    from PIL import ImageDraw
-
-    page = Image.new("L", (400, 200), 255)
-    draw = ImageDraw.Draw(page)
-    draw.rectangle((20, 20, 179, 59), fill=0)  # a heavy word, 40 x 10 cells
-    draw.point([(300, 150), (310, 160)], fill=0)  # scanner specks average out
-    assert preprocess.ink_outside(page, []) == (400, Box(20, 20, 160, 40))
-    assert preprocess.ink_outside(page, [Box(10, 10, 200, 60)]) == (0, None)
 
 
 # -- reading order from boxes -----------------------------------------------------------

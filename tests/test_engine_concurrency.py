@@ -1,9 +1,9 @@
 """How the local engines share the cores and the memory (issue 7), on real images.
 
 Each engine call computes on its own thread, the engine threads are what use the cores,
-at most one image per engine thread is decoded and worked on at once, RapidOCR's
-detector takes turns and sees bands of the page, and its sessions use onnxruntime's arena
-without per-shape memory patterns. ``bench/speed.py`` measures what these buy
+at most one image per engine thread is decoded and worked on at once, RapidOCR's detector
+sees the page shrunk to its side limit, and its sessions use onnxruntime's arena, all
+through RapidOCR 3.10's own options. ``bench/speed.py`` measures what these buy
 (throughput with one and two workers, peak memory); these tests hold the mechanisms.
 """
 
@@ -41,19 +41,61 @@ def rapid_engine() -> RapidOcrEngine:
 
 
 def test_rapidocr_sessions_run_on_one_thread_with_the_arena(rapid_engine) -> None:
-    ocr = rapid_engine._ocr
-    sessions = [
-        ocr.text_det._detector.infer._session.session,
-        ocr.text_cls.infer.session,
-        ocr.text_rec.session.session,
-    ]
-    for session in sessions:
+    assert rapid_engine._ocr.text_rec.rec_batch_num == 1
+    for session in rapid_engine.sessions():
         options = session.get_session_options()
         assert options.intra_op_num_threads == 1
         assert options.inter_op_num_threads == 1
         assert options.enable_cpu_mem_arena
-        assert not options.enable_mem_pattern
-    assert ocr.text_rec.rec_batch_num == 1
+
+
+def test_banded_detection_finds_the_lines_the_whole_page_shows(rapid_engine) -> None:
+    # 960 rows: three bands (0-320, 320-640, 640-960). Lines sit inside bands and across
+    # their borders; each must come out once, whole, where it is.
+    tops = [40, 300, 440, 628, 800]
+    page = Image.new("RGB", (960, 960), "white")
+    draw = ImageDraw.Draw(page)
+    for number, top in enumerate(tops):
+        draw.text((40, top), f"Line {number} of the banded page", fill="black", font_size=28)
+    banded = rapid_engine.read_words(page)
+    detector = rapid_engine._ocr.text_det
+    bands = detector.session
+    detector.session = bands.session
+    try:
+        whole = rapid_engine.read_words(page)
+    finally:
+        detector.session = bands
+    assert [w.text for w in banded] == [w.text for w in whole]
+    assert [w.text for w in banded if w.text.isdigit()] == [str(i) for i in range(len(tops))]
+    for got, want in zip(banded, whole, strict=True):
+        assert abs(got.box.y - want.box.y) <= 3 and abs(got.box.height - want.box.height) <= 4
+
+
+def test_band_output_is_stitched_in_place() -> None:
+    # A stand-in network that writes each input row's own value: stitching must put
+    # every output row back where its input row was, with no band's context leaking.
+    calls: list[int] = []
+
+    def network(batch: numpy.ndarray) -> numpy.ndarray:
+        calls.append(batch.shape[2])
+        return batch[:, :1, :, :].copy()
+
+    banded = rapid._BandedInference(network)
+    rows = numpy.arange(1100, dtype=numpy.float32)
+    batch = numpy.broadcast_to(rows[None, None, :, None], (1, 3, 1100, 64)).copy()
+    out = banded(batch)
+    assert out.shape == (1, 1, 1100, 64)
+    assert numpy.array_equal(out[0, 0, :, 0], rows)
+    assert max(calls) <= rapid.DETECTION_BAND_ROWS + 2 * rapid.DETECTION_BAND_CONTEXT
+    assert len(calls) == 4
+
+
+def test_detector_sees_the_page_within_its_side_limit(rapid_engine) -> None:
+    # A 2000 x 2590 page: the library's default (shortest side up to 736 px, no cap) gave
+    # the detector the whole page; its "max" limit shrinks the longest side instead.
+    page = numpy.zeros((2590, 2000, 3), dtype=numpy.uint8)
+    seen = rapid_engine._ocr.text_det.get_preprocess()(page)
+    assert max(seen.shape[2:]) <= rapid.DETECTION_MAX_SIDE
 
 
 def test_one_rapidocr_call_keeps_one_core_busy(rapid_engine, samples: Path) -> None:
@@ -76,54 +118,6 @@ def test_shared_rapidocr_reads_alike_from_many_threads(rapid_engine, samples: Pa
         together = list(pool.map(lambda im: rapid_engine.recognize(im).text, images * 2))
     assert together == alone * 2
     assert words(alone[0]) == ["hello", "google"]
-
-
-def _page_with_lines(rows: list[int], height: int, width: int = 960) -> Image.Image:
-    page = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(page)
-    for number, top in enumerate(rows):
-        draw.text((40, top), f"Line {number} of the banded page", fill="black", font_size=28)
-    return page
-
-
-def test_banded_detection_finds_the_lines_the_whole_page_shows(rapid_engine) -> None:
-    # 960 rows: three bands (0-320, 320-640, 640-960). Lines sit inside bands and across
-    # their borders; each must come out once, whole, where it is.
-    tops = [40, 300, 440, 628, 800]
-    page = _page_with_lines(tops, 960)
-    banded = rapid_engine.detect(page)
-    detector = rapid_engine._ocr.text_det._detector
-    whole_session = detector.infer._session
-    detector.infer = whole_session
-    try:
-        whole = rapid_engine.detect(page)
-    finally:
-        detector.infer = rapid._BandedInference(whole_session)
-    assert len(banded) == len(whole) == len(tops)
-    by_row = sorted(banded, key=lambda b: b.y), sorted(whole, key=lambda b: b.y)
-    for got, want in zip(*by_row, strict=True):
-        assert abs(got.y - want.y) <= 3 and abs(got.height - want.height) <= 4
-        assert abs(got.x - want.x) <= 4 and abs(got.width - want.width) <= 8
-    assert [b.y for b in sorted(banded, key=lambda b: b.y)] == pytest.approx(tops, abs=12)
-
-
-def test_band_output_is_stitched_in_place() -> None:
-    # A stand-in network that writes each input row's own value: stitching must put
-    # every output row back where its input row was, with no band's context leaking.
-    calls: list[int] = []
-
-    def network(batch: numpy.ndarray) -> list[numpy.ndarray]:
-        calls.append(batch.shape[2])
-        return [batch[:, :1, :, :].copy()]
-
-    banded = rapid._BandedInference(network)
-    rows = numpy.arange(1100, dtype=numpy.float32)
-    batch = numpy.broadcast_to(rows[None, None, :, None], (1, 3, 1100, 64)).copy()
-    out = banded(batch)[0]
-    assert out.shape == (1, 1, 1100, 64)
-    assert numpy.array_equal(out[0, 0, :, 0], rows)
-    assert max(calls) <= rapid.DETECTION_BAND_ROWS + 2 * rapid.DETECTION_BAND_CONTEXT
-    assert len(calls) == 4
 
 
 @contextlib.contextmanager

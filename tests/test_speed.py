@@ -38,7 +38,8 @@ HEAVY = (
     "tesserocr",
     "pypdfium2",
     "onnxruntime",
-    "rapidocr_onnxruntime",
+    "rapidocr",
+    "cv2",
     "numpy",
 )
 

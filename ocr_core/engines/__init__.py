@@ -29,17 +29,14 @@ _lock = threading.Lock()
 
 def _build(name: str, settings: Settings) -> Engine:
     memory.limit_arenas()
-    if name in ("auto", "tesseract"):
+    if name == "tesseract":
         from .tesseract import TesseractEngine
 
-        tesseract = TesseractEngine(
-            default_lang=settings.ocr_lang, pool_size=settings.engine_pool_size
-        )
-        if name == "tesseract":
-            return tesseract
-        from .auto import AutoEngine
+        return TesseractEngine(default_lang=settings.ocr_lang, pool_size=settings.engine_pool_size)
+    if name == "auto":
+        from .auto import build_auto
 
-        return AutoEngine(tesseract)
+        return build_auto(settings.ocr_lang, settings.engine_pool_size)
     if name == "rapidocr":
         from .rapid import RapidOcrEngine
 

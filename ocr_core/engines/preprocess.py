@@ -1,16 +1,17 @@
 """Image clean-up before recognition, and the geometry to map boxes back afterwards.
 
-Each step was kept because it lowered the error rate on ../shared/ocr-samples (see
-``bench/accuracy.py``): grey + auto-contrast (faint receipts), inversion of light-on-dark
-pages (slides), rotation by 90/180/270 degrees found by Tesseract's OSD, and upscaling of
-small text to an x-height Tesseract's LSTM model was trained on.
+Grey + auto-contrast (faint receipts) and inversion of light-on-dark pages (slides) give
+Tesseract's orientation detection and layout analysis a dark-on-light page; rotation by
+90/180/270 degrees rights the page; upscaling brings small text to an x-height Tesseract's
+LSTM model was trained on (the Tesseract reading); shrinking bounds the time of the
+analyses on large scans.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from PIL import Image, ImageDraw, ImageOps, ImageStat
+from PIL import Image, ImageOps, ImageStat
 
 from ocr_core.engines.base import Block, Box, Line, OcrOutput, Page, Word
 
@@ -23,9 +24,6 @@ TARGET_TEXT_PX = 32
 MAX_UPSCALE = 4.0
 #: Upscaling never makes an image larger than this many pixels (time and memory bound).
 MAX_UPSCALED_PIXELS = 12_000_000
-#: Ink is measured on the page shrunk by this factor: a speck of scanner noise averages
-#: out to grey, a stroke of a large letter stays dark.
-INK_CELL_PX = 4
 
 
 def to_grey(image: Image.Image) -> Image.Image:
@@ -69,29 +67,28 @@ def upscale_factor(word_height: float, width: int, height: int) -> float:
     return factor if factor >= 1.25 else 1.0
 
 
+def shrink(image: Image.Image, max_side: int) -> tuple[Image.Image, float]:
+    """The image with its longest side at most ``max_side``, and the factor applied."""
+    longest = max(image.width, image.height)
+    if longest <= max_side:
+        return image, 1.0
+    factor = max_side / longest
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    return image.resize(size, Image.Resampling.BOX), factor
+
+
+def scale_box(box: Box, factor: float) -> Box:
+    """``box`` with every coordinate multiplied by ``factor``."""
+    if factor == 1.0:
+        return box
+    return Box.from_corners(
+        box.x * factor, box.y * factor, (box.x + box.width) * factor, (box.y + box.height) * factor
+    )
+
+
 def upscale(image: Image.Image, factor: float) -> Image.Image:
     size = (round(image.width * factor), round(image.height * factor))
     return image.resize(size, Image.Resampling.LANCZOS)
-
-
-def ink_outside(grey: Image.Image, boxes: list[Box]) -> tuple[int, Box | None]:
-    """Dark cells (``INK_CELL_PX`` squares) of a dark-on-light page that no box covers:
-    how many, and the box around them (None when there are none)."""
-    k = INK_CELL_PX
-    small = grey.resize(
-        (max(1, grey.width // k), max(1, grey.height // k)), Image.Resampling.BOX
-    ).point(lambda v: 255 if v < 128 else 0)
-    draw = ImageDraw.Draw(small)
-    for box in boxes:
-        draw.rectangle(
-            (box.x // k, box.y // k, (box.x + box.width) // k, (box.y + box.height) // k), fill=0
-        )
-    found = small.getbbox()
-    if found is None:
-        return 0, None
-    x0, y0, x1, y1 = found
-    around = Box.from_corners(x0 * k, y0 * k, min(grey.width, x1 * k), min(grey.height, y1 * k))
-    return small.histogram()[255], around
 
 
 def median_word_height(output: OcrOutput) -> float:
