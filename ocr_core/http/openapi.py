@@ -202,7 +202,7 @@ HELLO_DOC: dict[str, Any] = ResultDocument(
         size_bytes=18234,
         sha256="9f2c4e0d6b8a1c3e5f7a9b0c2d4e6f8a0b1c3d5e7f9a1b2c3d4e5f6a7b8c9d0e",
     ),
-    engine=EngineInfo("auto", "tesseract 5.5.4 + rapidocr 1.4.4"),
+    engine=EngineInfo("auto", "rapidocr 3.10.0 + tesseract 5.5.4"),
     cached=False,
     pages=[
         Page(
