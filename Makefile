@@ -34,7 +34,7 @@ package: $(STAMP)
 	$(PY) scripts/terraform_routes.py --check
 	$(PY) scripts/package_functions.py
 
-# Rewrite terraform/routes.json from the route table (ocr_core/routes.py).
+# Rewrite terraform/routes.json from the route table (ocr_core/http/routes.py).
 routes: $(STAMP)
 	$(PY) scripts/terraform_routes.py
 

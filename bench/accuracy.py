@@ -5,7 +5,7 @@
 
 Both run side by side in one process, image by image:
 
-- **service**: ``ocr_core.pipeline.extract`` on the file's bytes, the path every request
+- **service**: ``ocr_core.recognition.extract.extract`` on the file's bytes, the path every request
   takes (intake -> preprocessing -> engine; ``OCR_ENGINE`` picks the engine, ``auto`` by
   default);
 - **baseline**: what the usual FastAPI + pytesseract service does: ``Image.open`` on the
@@ -135,7 +135,7 @@ class Service:
         Service.label_now = self.label
 
     def read(self, data: bytes) -> Reading:
-        from ocr_core.pipeline import extract
+        from ocr_core.recognition.extract import extract
 
         started = time.perf_counter()
         doc = extract(data)

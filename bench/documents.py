@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ocr_core.config import reload_settings
-from ocr_core.documents import PDF, ocr_pages, open_document
+from ocr_core.recognition.documents import PDF, ocr_pages, open_document
 from tests.documents import FILLER, text_pdf
 
 

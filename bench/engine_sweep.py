@@ -75,7 +75,7 @@ class Readers:
 def read(
     readers: Readers, config: str, image: Image.Image, rotation: int, data: bytes
 ) -> dict[str, Any]:
-    from ocr_core import preprocess
+    from ocr_core.engines import preprocess
 
     started = time.perf_counter()
     if config == "baseline":  # plain Tesseract, as bench/accuracy.py's baseline
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/ocr-sweep"))
     parser.add_argument("--only", default=",".join(CONFIGS))
     args = parser.parse_args(argv)
-    from ocr_core.intake import load_image
+    from ocr_core.recognition.intake import load_image
 
     readers = Readers()
     configs = args.only.split(",")

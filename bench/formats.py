@@ -38,7 +38,7 @@ SHARD_PAGES = 20
 
 
 def _render_seconds(fmt: str, result: dict[str, Any], source: bytes, loader: Any = None) -> float:
-    from ocr_core.render import FORMATS, render
+    from ocr_core.recognition.render import FORMATS, render
 
     started = time.perf_counter()
     for _ in render(FORMATS[fmt], result, name="x", source=source, load_shard=loader):
@@ -47,7 +47,7 @@ def _render_seconds(fmt: str, result: dict[str, Any], source: bytes, loader: Any
 
 
 def corpus_table(samples: Path, limit: int) -> list[dict[str, Any]]:
-    from ocr_core.pipeline import extract
+    from ocr_core.recognition.extract import extract
 
     rows = []
     images = sorted(p for p in samples.iterdir() if p.suffix in (".png", ".jpg", ".tif"))
@@ -73,7 +73,7 @@ def corpus_table(samples: Path, limit: int) -> list[dict[str, Any]]:
 
 def pdf_table(pages: int) -> dict[str, Any]:
     """A scanned PDF through the document path: OCR per page against rendering per page."""
-    from ocr_core.documents import ocr_pages, open_document
+    from ocr_core.recognition.documents import ocr_pages, open_document
     from tests.documents import image_pdf
 
     source = image_pdf(pages, filler=12)
@@ -128,7 +128,7 @@ def build_long(folder: Path, pages: int, kind: str) -> None:
     blocks the real OCR of one page."""
     from PIL import Image
 
-    from ocr_core.documents import ocr_pages, open_document
+    from ocr_core.recognition.documents import ocr_pages, open_document
     from tests.documents import image_pdf, page_image
 
     one = image_pdf(1, filler=12)
@@ -176,10 +176,7 @@ def child(fmt: str, folder: Path) -> None:
     the baseline of this process with everything imported and the source read."""
     import pikepdf  # noqa: F401
 
-    import ocr_core.render.alto
-    import ocr_core.render.hocr
-    import ocr_core.render.pdf  # noqa: F401
-    from ocr_core.render import FORMATS, render
+    from ocr_core.recognition.render import FORMATS, render
 
     source = (folder / "source").read_bytes()
     result = json.loads((folder / "result.json").read_text())

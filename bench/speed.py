@@ -164,7 +164,7 @@ def post_image(session: requests.Session, url: str, sample: Sample) -> tuple[flo
 
 
 def load_samples(folder: Path) -> list[Sample]:
-    from ocr_core.intake import load_image
+    from ocr_core.recognition.intake import load_image
 
     samples = []
     for line in (folder / "MANIFEST.tsv").read_text().splitlines()[1:]:
@@ -237,7 +237,7 @@ class Report:
 ENGINE_LOOP = """
 import json, sys, time
 from ocr_core.engines import get_engine
-from ocr_core.intake import load_image
+from ocr_core.recognition.intake import load_image
 engine = get_engine()
 for line in sys.stdin:
     image = load_image(open(line.strip(), "rb").read(), max_bytes=1 << 30, max_pixels=1 << 30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,10 +205,25 @@ def _document_settings() -> dict[str, object]:
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """This process's settings, read from the environment once."""
     return _load()
 
 
+#: Drop what each process cache built from the settings (registered with ``on_reload``).
+_resets: list[Callable[[], None]] = []
+
+
+def on_reload(reset: Callable[[], None]) -> Callable[[], None]:
+    """Register ``reset`` of a cache built from the settings (the engine gate, the result
+    cache, the rate limiter): each is built once, and rebuilt only after ``reload_settings``."""
+    _resets.append(reset)
+    return reset
+
+
 def reload_settings() -> Settings:
-    """Re-read the environment (tests and the local stack change it between runs)."""
+    """Re-read the environment (tests and the local stack change it between runs), and drop
+    every cache built from the old settings: the one public seam for both."""
     get_settings.cache_clear()
+    for reset in _resets:
+        reset()
     return get_settings()

@@ -1,7 +1,7 @@
 """One exception type per error code, each carrying its HTTP status.
 
 Every error a client can cause is an ``OcrError``; the HTTP layer maps it to a JSON body
-in one place (``ocr_core.web``) and the event path turns a permanent one into a
+in one place (``ocr_core.http.guard``) and the event path turns a permanent one into a
 ``failed`` result document instead of a retry.
 """
 

@@ -369,7 +369,7 @@ class EmulatorChain:
     def _start_gateway(self) -> None:
         from ocr_core.config import reload_settings
 
-        # The same front door as `make run`: every route of ocr_core.routes, the same caps.
+        # The same front door as `make run`: every route of ocr_core.http.routes, the same caps.
         self._gateway = FrontDoor(
             (self.host, self.port),
             {name: self.function(name).port for name in ("upload", "results")},

@@ -4,7 +4,7 @@ cloud. ``make run`` and ``make run-emulators`` both put it in front of their fun
 HTTP parsing and framing are uvicorn's, over h11 (strict chunk sizes, one Content-Length,
 only ``chunked`` as a transfer coding, ``Expect: 100-continue`` answered when the body is
 first read), and the hop to the function is httpx's. What is ours sits on top, per route of
-``ocr_core.routes``:
+``ocr_core.http.routes``:
 
 * a request whose Content-Length is over its route's cap is refused with a JSON 413 before
   any ``100 Continue``, so curl never sends the body; a chunked one as soon as it passes;
@@ -37,10 +37,11 @@ import httpx
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ocr_core import errors, routes
+from ocr_core import errors
 from ocr_core.config import Settings
+from ocr_core.http import routes
 from ocr_core.logs import get_logger
-from ocr_core.results import error_body
+from ocr_core.schema import error_body
 
 log = get_logger("local.gateway")
 
@@ -85,7 +86,7 @@ class _Refused(Exception):
 
 
 class FrontDoorApp:
-    """The ASGI application: route by ``ocr_core.routes``, cap, forward, relay."""
+    """The ASGI application: route by ``ocr_core.http.routes``, cap, forward, relay."""
 
     def __init__(
         self,

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocr_core.config import reload_settings
+from ocr_core.jobs.tasks import local_queue_folder
 from ocr_core.logs import get_logger, setup_logging
-from ocr_core.tasks import local_queue_folder
 
 from .gateway import FrontDoor
 from .task_pusher import TaskPusher, http_deliver
@@ -135,7 +135,7 @@ class Stack:
             self._wait_ready(spec)
         upload, ocr, results = self.functions
         settings = reload_settings()
-        # One base URL, routed by ocr_core.routes, capped per route as the functions cap.
+        # One base URL, routed by ocr_core.http.routes, capped per route as the functions cap.
         gateway = FrontDoor(
             (self.host, self.port),
             {"upload": upload.port, "results": results.port},

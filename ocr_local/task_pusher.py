@@ -1,6 +1,6 @@
 """Local Pub/Sub for operation tasks: the laptop's push subscription.
 
-The functions queue tasks as files in ``DATA_DIR/.queue/ocr-tasks/`` (``ocr_core.tasks``).
+The functions queue tasks as files in ``DATA_DIR/.queue/ocr-tasks/`` (``ocr_core.jobs.tasks``).
 This pusher delivers each to the OCR function as a Pub/Sub push (the JSON envelope a push
 subscription POSTs), several at a time, and deletes a file only once the function
 acknowledged it (2xx). A failed delivery is retried with backoff, as Pub/Sub does: the
@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ocr_core.jobs.tasks import ATTRIBUTE
 from ocr_core.logs import get_logger
-from ocr_core.tasks import ATTRIBUTE
 
 from .polling import Poller
 

@@ -11,7 +11,7 @@ log line. One that fails for a passing reason (5xx, connection refused) is retri
 backoff until ``max_age_s``, but never by sleeping in a worker: the retry is due at a time
 that a later scan looks at, so a poisoned object never holds a worker that a normal file
 needs. A retry whose object was deleted or replaced meanwhile is dropped. Objects whose
-names the service keeps for itself (``ocr_core.layout``) are never delivered.
+names the service keeps for itself (``ocr_core.jobs.layout``) are never delivered.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 
 from ocr_core.config import Settings
 from ocr_core.errors import OcrError
-from ocr_core.events import FINALIZED
-from ocr_core.layout import reserved_reason
+from ocr_core.jobs.events import FINALIZED
+from ocr_core.jobs.layout import reserved_reason
 from ocr_core.logs import get_logger
 from ocr_core.storage.base import ObjectInfo
 from ocr_core.storage.local import LocalBucket

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refresh the Swagger UI that /docs serves (ocr_core/assets/swagger-ui/) from the npm
+# Refresh the Swagger UI that /docs serves (ocr_core/http/assets/swagger-ui/) from the npm
 # registry. Only the bundle, its stylesheet and the licences are kept, gzipped where large,
 # so the repository and every deployed function stay small; nothing is fetched at run time.
 set -euo pipefail

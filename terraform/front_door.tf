@@ -1,5 +1,5 @@
 # One front door: a global external Application Load Balancer whose URL map sends the
-# route table's paths (ocr_core/routes.py, written to routes.json by
+# route table's paths (ocr_core/http/routes.py, written to routes.json by
 # scripts/terraform_routes.py; a test holds the file to the table) to the upload and results
 # functions through serverless NEGs. Cloud Armor limits each client across every instance;
 # each instance's own token bucket (RATE_LIMIT_RPS) stays as a second line behind it.

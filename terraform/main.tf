@@ -35,7 +35,7 @@ locals {
   }
 
   # Push subscriptions to the OCR function, which takes storage notifications and tasks
-  # alike (ocr_core/ocr_event.py tells them apart by the message attributes).
+  # alike (ocr_core/jobs/dispatch.py tells them apart by the message attributes).
   ocr_pushes = {
     notifications = "${var.name_prefix}-ocr-push"
     tasks         = "${var.name_prefix}-tasks-push"

@@ -14,7 +14,7 @@ import pytest
 
 from bench.scoring import cer, words
 from ocr_core.config import Settings, reload_settings
-from ocr_core.pipeline import result_cache
+from ocr_core.recognition.extract import result_cache
 
 __all__ = ["cer", "words"]  # the benchmark's scoring, shared with the tests
 

@@ -16,9 +16,9 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from ocr_core.access import RateLimiter
 from ocr_core.config import get_settings
-from ocr_core.pipeline import extract, result_cache
+from ocr_core.http.access import RateLimiter
+from ocr_core.recognition.extract import extract, result_cache
 from ocr_local.gateway import FrontDoor
 
 from .conftest import image_bytes, words

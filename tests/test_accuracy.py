@@ -15,11 +15,10 @@ import pytest
 from PIL import Image
 
 from bench.scoring import bag_of_words, cer, roc_auc, wer
-from ocr_core import preprocess
-from ocr_core.engines import get_engine
+from ocr_core.engines import get_engine, preprocess
 from ocr_core.engines.base import Box, Word
 from ocr_core.engines.layout import build_blocks
-from ocr_core.pipeline import extract
+from ocr_core.recognition.extract import extract
 
 from .conftest import ground_truth, words
 

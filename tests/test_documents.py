@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from ocr_core.config import Settings
+from ocr_core.jobs.tasks import Task, local_queue_folder, publish
 from ocr_core.storage.local import generation_of
-from ocr_core.tasks import Task, local_queue_folder, publish
 from ocr_local.task_pusher import drain, pending, push_envelope
 
 from .conftest import TEST_IMAGES, finalized_body, finalized_headers, words

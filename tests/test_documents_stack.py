@@ -1,5 +1,5 @@
 """Documents on the real local stack (`make run`): a crash mid-document loses nothing and
-redoes nothing, and the README's operations examples work as written."""
+redoes nothing, and the operations examples of docs/operations.md work as written."""
 
 from __future__ import annotations
 
@@ -79,9 +79,9 @@ def test_a_killed_stack_resumes_the_document_without_redoing_shards(stack: Local
 
 
 def _readme_block() -> str:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operations.md").read_text()
     block = re.search(r"<!-- example:operations -->\s*```sh\n(.*?)```", readme, re.S)
-    assert block, "README lost its tested operations example block"
+    assert block, "docs/operations.md lost its tested operations example block"
     return block.group(1)
 
 

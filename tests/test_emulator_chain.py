@@ -125,9 +125,9 @@ def test_a_file_that_is_not_an_image_gets_a_failed_result_once(
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_readme_emulator_examples_work_as_written(chain: EmulatorChain) -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "local.md").read_text()
     block = re.search(r"<!-- example:emulators -->\s*```sh\n(.*?)```", readme, re.S)
-    assert block, "README lost its tested emulator example block"
+    assert block, "docs/local.md lost its tested emulator example block"
     script = block.group(1)
     # The block uses make run-emulators' default addresses; here the chain has its own.
     assert "URL=http://127.0.0.1:8080" in script

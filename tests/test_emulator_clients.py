@@ -1,7 +1,7 @@
 """`make run-emulators` (a subprocess on free ports) with the clients people use on it:
-curl on every route of ``ocr_core.routes`` through its front door, with the same body caps
+curl on every route of ``ocr_core.http.routes`` through its front door, with the same body caps
 as `make run`, and Google's own CLI (`gcloud storage cp`, and `gsutil` through its gcloud
-shim) uploading to fake-gcs-server, then the result over HTTP. The README's gcloud block is
+shim) uploading to fake-gcs-server, then the result over HTTP. The gcloud block of docs/local.md is
 run as written."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ocr_core import routes
+from ocr_core.http import routes
 from ocr_local.emulators import EmulatorUnavailable, fake_gcs_binary, pubsub_emulator_command
 
 from . import sized_images
@@ -148,9 +148,9 @@ def test_a_5_mb_photo_through_the_door(chain: EmulatorStack, tmp_path: Path) -> 
 
 
 def _readme_gcloud_block() -> str:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "local.md").read_text()
     block = re.search(r"<!-- example:emulators-gcloud -->\s*```sh\n(.*?)```", readme, re.S)
-    assert block, "README lost its tested gcloud example block"
+    assert block, "docs/local.md lost its tested gcloud example block"
     return block.group(1)
 
 

@@ -21,10 +21,11 @@ import numpy
 import pytest
 from PIL import Image, ImageDraw
 
-from ocr_core import memory, pipeline
+from ocr_core import memory
 from ocr_core.config import reload_settings
 from ocr_core.engines import get_engine, rapid, slots
 from ocr_core.engines.rapid import RapidOcrEngine
+from ocr_core.recognition import extract as pipeline
 
 from .conftest import words
 
@@ -241,7 +242,7 @@ def test_large_scans_are_not_decoded_side_by_side(
     monkeypatch.setenv("CACHE_MAX_ENTRIES", "0")
     reload_settings()
     monkeypatch.setattr(slots, "PIXELS_PER_THREAD", 3_000_000)  # 6 MP: one scan at a time
-    monkeypatch.setattr(slots, "_gate", None)  # built anew with that budget
+    slots.reset()  # built anew with that budget
     data = [(samples / n).read_bytes() for n in ("scribe_filing_01.png", "tess_eurotext.tif")]
     with counting_slots(monkeypatch) as seen, ThreadPoolExecutor(max_workers=4) as pool:
         texts = [doc["text"] for doc in pool.map(pipeline.extract, data * 2)]
@@ -275,7 +276,7 @@ def test_malloc_tuning_is_harmless_to_call_again() -> None:
 
 
 def test_pixel_count_reads_the_header_only(samples: Path) -> None:
-    from ocr_core.intake import pixel_count
+    from ocr_core.recognition.intake import pixel_count
 
     assert pixel_count((samples / "scribe_filing_01.png").read_bytes()) == 2000 * 2590
     assert pixel_count(b"definitely not an image") == 0

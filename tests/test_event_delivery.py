@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from ocr_core.config import Settings
+from ocr_core.jobs.dispatch import process_object
 from ocr_core.logs import setup_logging
-from ocr_core.pipeline import process_object
 from ocr_core.storage.local import generation_of
 
 from .conftest import TEST_IMAGES, finalized_body, finalized_headers, words

@@ -418,7 +418,7 @@ def test_searchable_pdf_of_a_pdf_that_cannot_take_an_update_as_it_is(
 def test_any_unicode_survives_copy_and_paste(tmp_path: Path) -> None:
     """Accents, CJK, right-to-left letters and characters beyond the BMP (their codes come
     from the surrogate range, mapped one by one) all come back out of the PDF."""
-    from ocr_core.render import FORMATS, render
+    from ocr_core.recognition.render import FORMATS, render
 
     texts = ["Grüße", "naïve", "漢字かな", "שלום", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "🙂ok", "€1,50"]
     words = [

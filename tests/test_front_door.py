@@ -1,5 +1,5 @@
 """The load balancer's URL map is the route table: terraform/routes.json is generated from
-ocr_core.routes.ROUTES and up to date, the URL map's path rules are exactly that file's paths
+ocr_core.http.routes.ROUTES and up to date, the URL map's path rules are exactly that file's paths
 (parsed with python-hcl2 and evaluated by a provider-free terraform plan), and every route of
 the table, sent through those rules the way the balancer matches them, reaches the function
 that serves it."""
@@ -20,7 +20,9 @@ import pytest
 from .conftest import ROOT
 
 hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is not installed")
-routes = pytest.importorskip("ocr_core.routes", reason="the route table (issue 12) is not here")
+routes = pytest.importorskip(
+    "ocr_core.http.routes", reason="the route table (issue 12) is not here"
+)
 
 TF = ROOT / "terraform"
 
@@ -85,7 +87,7 @@ def test_every_route_reaches_its_function_and_nothing_else_is_mapped() -> None:
         served = routes.match(route.methods[0], path)  # the dispatch's own lookup
         assert served is not None and served.function == route.function, (route.path, path)
         assert lb_match(rules, path) == route.function, (route.path, path)
-    # The table's own prefixes for a URL map (ocr_core.routes.path_prefixes) are all covered.
+    # The table's own prefixes for a URL map (ocr_core.http.routes.path_prefixes) are all covered.
     for function, patterns in rules.items():
         for prefix in routes.path_prefixes(function):
             assert prefix in patterns or f"{prefix.rstrip('/')}/*" in patterns, prefix

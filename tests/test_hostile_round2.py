@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from ocr_core.config import reload_settings
-from ocr_core.tasks import LocalQueue, Task
+from ocr_core.jobs.tasks import LocalQueue, Task
 from ocr_local.task_pusher import TaskPusher, drain, http_deliver, pending
 from ocr_local.watcher import Watcher
 

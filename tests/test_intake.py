@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ocr_core import errors
-from ocr_core.intake import load_image, sniff_format
+from ocr_core.recognition.intake import load_image, sniff_format
 
 from .conftest import image_bytes
 

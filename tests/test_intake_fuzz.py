@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ocr_core import errors
-from ocr_core.intake import load_image
+from ocr_core.recognition.intake import load_image
 
 from .conftest import image_bytes
 from .hostile import gif_with_frames, png_bytes, png_with_size

@@ -17,7 +17,8 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from ocr_core import errors, routes, site
+from ocr_core import errors
+from ocr_core.http import routes, site
 
 from .conftest import image_bytes
 

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from ocr_core import document_jobs, operations, progress
 from ocr_core.config import Settings
+from ocr_core.jobs import documents as document_jobs
+from ocr_core.jobs import operations, progress
+from ocr_core.jobs.store import load_json
+from ocr_core.jobs.tasks import Task
 from ocr_core.storage import open_bucket
 from ocr_core.storage.gcs import GcsBucket
-from ocr_core.tasks import Task
 from ocr_local.emulators import EmulatorUnavailable, FakeGcsServer
 
 from .documents import page_lines, text_pdf
@@ -113,7 +115,7 @@ def test_200_shards_finishing_at_once_count_every_page_once(gcs, writes) -> None
     assert op["metadata"]["progress"]["pages_done"] == PAGES
     assert op["metadata"]["progress"]["percent"] == 100
 
-    result = document_jobs._load_json(open_bucket(gcs.results_bucket), doc["result"]["name"])
+    result = load_json(open_bucket(gcs.results_bucket), doc["result"]["name"])
     assert result is not None and result["status"] == "done"
     numbers = [page["page_number"] for page in result["pages"]]
     assert numbers == list(range(1, PAGES + 1))  # every page, once, in order

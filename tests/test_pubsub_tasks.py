@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ocr_core.config import Settings
-from ocr_core.tasks import local_queue_folder
+from ocr_core.jobs.tasks import local_queue_folder
 from ocr_local.emulators import EmulatorUnavailable, pubsub_emulator_command
 from ocr_local.stack import free_port, functions_framework_command, stop_group
 

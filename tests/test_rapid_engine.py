@@ -19,7 +19,7 @@ from bench.scoring import cer
 from ocr_core import errors
 from ocr_core.engines.base import Box, Word
 from ocr_core.engines.layout import build_blocks, build_blocks_in_regions
-from ocr_core.pipeline import extract
+from ocr_core.recognition.extract import extract
 
 from .conftest import ground_truth
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from ocr_core.pipeline import process_object
+from ocr_core.jobs.dispatch import process_object
 from ocr_core.storage.local import generation_of
 
 from .conftest import TEST_IMAGES

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from ocr_core import routes, upload_api
+from ocr_core.http import routes
+from ocr_core.http import upload as upload_api
 
 
 def test_every_upload_route_has_its_handler() -> None:

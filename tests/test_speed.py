@@ -25,7 +25,7 @@ import requests
 from PIL import Image
 
 from ocr_core.config import Settings
-from ocr_core.intake import load_image
+from ocr_core.recognition.intake import load_image
 from tests.conftest import ROOT, image_bytes
 
 #: Modules a function must not pay for at import: cloud SDKs, gRPC, the engines' libraries.
@@ -101,7 +101,7 @@ def test_main_imports_no_cloud_sdk_and_builds_no_engine(function: str, tmp_path:
     if function == "results":
         # No OCR there: neither Pillow nor the engine registry nor image intake.
         assert not {m for m in modules if m == "PIL" or m.startswith("PIL.")}
-        assert "ocr_core.engines" not in modules and "ocr_core.intake" not in modules
+        assert "ocr_core.engines" not in modules and "ocr_core.recognition.intake" not in modules
 
 
 def test_results_import_costs_little_over_the_framework(tmp_path: Path) -> None:

@@ -260,7 +260,7 @@ def test_manifest_names_each_archive_and_its_hash(tmp_path: Path) -> None:
 def test_trigger_and_delivery_wiring(root) -> None:
     res = root["resource"]
     notification = res["google_storage_notification"]["input_finalized"]
-    # What ocr_core/events.py parses: JSON_API_V1 payload, OBJECT_FINALIZE events.
+    # What ocr_core/jobs/events.py parses: JSON_API_V1 payload, OBJECT_FINALIZE events.
     assert notification["payload_format"] == "JSON_API_V1"
     assert notification["event_types"] == ["OBJECT_FINALIZE"]
     assert notification["bucket"] == '${google_storage_bucket.data["input"].name}'
@@ -277,7 +277,7 @@ def test_trigger_and_delivery_wiring(root) -> None:
     publisher = res["google_pubsub_topic_iam_member"]["gcs_publishes_notifications"]
     assert publisher["role"] == "roles/pubsub.publisher"
     assert "google_storage_project_service_account.gcs" in publisher["member"]
-    # The functions that publish operation tasks (ocr_core/tasks.py) may, on that topic only.
+    # The functions that publish operation tasks (ocr_core/jobs/tasks.py) may, on that topic only.
     tasks = res["google_pubsub_topic_iam_member"]["task_publishers"]
     assert tasks["for_each"] == '${toset(["upload", "ocr"])}'
     assert tasks["topic"] == '${google_pubsub_topic.topic["tasks"].name}'

@@ -204,7 +204,7 @@ def _append(relative: str, text: str):
 
 def test_a_file_call_on_binary_content_fails_the_plan(tmp_path, archives):
     """What broke the first deploy: file() over the gzipped Swagger UI assets."""
-    gz = next((ROOT / "ocr_core" / "assets").rglob("*.gz"))
+    gz = next((ROOT / "ocr_core" / "http" / "assets").rglob("*.gz"))
     relative = os.path.relpath(gz, ROOT / "terraform")
     result = run_plan(
         tmp_path,

@@ -339,7 +339,7 @@ def _tiff(frames: list[Image.Image]) -> bytes:
 
 def test_document_pages_go_to_vision_in_batches(vision_server, reconfigure) -> None:
     """A multi-page document's pages are sent 16 to a request, in page order."""
-    from ocr_core.documents import TIFF, ocr_pages, open_document
+    from ocr_core.recognition.documents import TIFF, ocr_pages, open_document
 
     settings = reconfigure(OCR_ENGINE="vision", VISION_ENDPOINT=vision_server.url)
     with Image.open(FIXTURE_IMAGE) as im:
@@ -359,7 +359,7 @@ def test_document_pages_go_to_vision_in_batches(vision_server, reconfigure) -> N
 
 
 def test_a_page_vision_rejects_fails_its_range(vision_server, reconfigure) -> None:
-    from ocr_core.documents import TIFF, ocr_pages, open_document
+    from ocr_core.recognition.documents import TIFF, ocr_pages, open_document
 
     settings = reconfigure(OCR_ENGINE="vision", VISION_ENDPOINT=vision_server.url)
     vision_server.errors[(333, 222)] = {"code": 3, "message": "Bad image data."}

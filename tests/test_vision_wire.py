@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from ocr_core import errors
-from ocr_core.pipeline import extract
-from ocr_core.vision_api import wire
-from ocr_core.vision_api.dispatch import split
+from ocr_core.http.vision.dispatch import split
+from ocr_core.recognition import vision_wire
+from ocr_core.recognition.extract import extract
 
 from .conftest import image_bytes
 
@@ -31,7 +31,7 @@ def test_result_document_round_trips_through_the_vision_parser(settings: Any) ->
     from ocr_core.engines.vision import parse_annotation
 
     document = extract(image_bytes("receipt.png"))
-    body = wire.document_annotation(document, ["DOCUMENT_TEXT_DETECTION"], ints=True)
+    body = vision_wire.document_annotation(document, ["DOCUMENT_TEXT_DETECTION"], ints=True)
     response = vision.AnnotateImageResponse.from_json(
         __import__("json").dumps(body), ignore_unknown_fields=False
     )
@@ -59,30 +59,36 @@ def test_result_document_round_trips_through_the_vision_parser(settings: Any) ->
 
 def test_no_text_means_no_annotations(settings: Any) -> None:
     document = extract(image_bytes("blank.png"))
-    assert wire.document_annotation(document, ["TEXT_DETECTION"], ints=False) == {}
+    assert vision_wire.document_annotation(document, ["TEXT_DETECTION"], ints=False) == {}
 
 
 def test_enums_as_names_or_integers() -> None:
-    assert wire.enum_name(11, wire.FEATURE_TYPES, "type") == "DOCUMENT_TEXT_DETECTION"
-    assert wire.enum_name("TEXT_DETECTION", wire.FEATURE_TYPES, "type") == "TEXT_DETECTION"
+    assert vision_wire.enum_name(11, vision_wire.FEATURE_TYPES, "type") == "DOCUMENT_TEXT_DETECTION"
+    assert (
+        vision_wire.enum_name("TEXT_DETECTION", vision_wire.FEATURE_TYPES, "type")
+        == "TEXT_DETECTION"
+    )
     for bad in (99, "TEXT", True, None, 1.5):
         with pytest.raises(errors.InvalidRequest):
-            wire.enum_name(bad, wire.FEATURE_TYPES, "type")
+            vision_wire.enum_name(bad, vision_wire.FEATURE_TYPES, "type")
 
 
 def test_error_shapes_use_googles_codes() -> None:
-    status, body = wire.error_body(errors.NotFound("gone"))
+    status, body = vision_wire.error_body(errors.NotFound("gone"))
     assert (status, body) == (
         404,
         {"error": {"code": 404, "message": "gone", "status": "NOT_FOUND"}},
     )
-    assert wire.error_body(errors.Unauthorized("key"))[0] == 403
-    assert wire.error_body(errors.OperationFinished("done"))[1]["error"]["status"] == (
+    assert vision_wire.error_body(errors.Unauthorized("key"))[0] == 403
+    assert vision_wire.error_body(errors.OperationFinished("done"))[1]["error"]["status"] == (
         "FAILED_PRECONDITION"
     )
-    assert wire.rpc_status(wire.PermissionDenied("no")) == {"code": 7, "message": "no"}
-    assert wire.rpc_status(errors.CorruptImage("bad"))["code"] == 3
-    assert wire.rpc_status(errors.StorageError("later"))["code"] == 14
+    assert vision_wire.rpc_status(vision_wire.PermissionDenied("no")) == {
+        "code": 7,
+        "message": "no",
+    }
+    assert vision_wire.rpc_status(errors.CorruptImage("bad"))["code"] == 3
+    assert vision_wire.rpc_status(errors.StorageError("later"))["code"] == 14
 
 
 def test_parent_prefixes_are_split_off() -> None:
@@ -97,7 +103,7 @@ def test_parent_prefixes_are_split_off() -> None:
 
 def test_language_hints_become_installed_engine_languages(settings: Any) -> None:
     from ocr_core.engines import get_engine
-    from ocr_core.vision_api.sources import lang
+    from ocr_core.http.vision.sources import lang
 
     installed = get_engine().supported_languages()
     # Russian: a language Vision knows and no engine here reads (RapidOCR's model is Latin
@@ -110,8 +116,8 @@ def test_language_hints_become_installed_engine_languages(settings: Any) -> None
 
 
 def test_every_vision_route_has_its_handler() -> None:
-    from ocr_core import routes
-    from ocr_core.vision_api import dispatch, openapi
+    from ocr_core.http import routes
+    from ocr_core.http.vision import dispatch, openapi
 
     vision_routes = [r for r in routes.ROUTES if "vision" in r.tags]
     assert {openapi.base_name(r.name) for r in vision_routes} == set(dispatch.HANDLERS)

@@ -1,7 +1,7 @@
 """OCR function (CloudEvent): object finalized in the input bucket -> result document.
 
 Takes Eventarc's storage CloudEvent and Pub/Sub pushes of GCS notifications (which
-functions-framework turns into a messagePublished CloudEvent). Logic: ocr_core.ocr_event.
+functions-framework turns into a messagePublished CloudEvent). Logic: ocr_core.jobs.dispatch.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import HTTPException
 
-from ocr_core import engines, ocr_event
+from ocr_core import engines
+from ocr_core.jobs import dispatch
 
 # The engine model loads in each worker as it starts, not on the first event.
 engines.preload_in_workers()
@@ -22,20 +23,20 @@ engines.preload_in_workers()
 
 @functions_framework.cloud_event
 def on_object_finalized(cloud_event: CloudEvent) -> None:
-    ocr_event.handle(cloud_event)
+    dispatch.on_delivery(cloud_event)
 
 
 @functions_framework.errorhandler(Exception)
 def answer_json(exc: Exception) -> flask.Response:
     """Every failure answers JSON, never the framework's HTML; what can never succeed is
-    acknowledged (ocr_event.failed_delivery says which)."""
+    acknowledged (dispatch.failed_delivery says which)."""
     if isinstance(exc, HTTPException):
         status = exc.code
     elif isinstance(exc, CloudEventError):  # the SDK could not read it (data past any parser)
         status = 400
     else:
         status = None
-    status, body = ocr_event.failed_delivery(exc, status)
+    status, body = dispatch.failed_delivery(exc, status)
     return flask.Response(json.dumps(body), status, mimetype="application/json")
 
 

@@ -1,4 +1,4 @@
-"""Results function (HTTP): GET /results/<object name>. The logic lives in ocr_core.results_api."""
+"""Results function (HTTP): GET /results/<object name>. The logic lives in ocr_core.http.results."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from ocr_core import results_api, web
+from ocr_core.http import guard, results
 
 # Routing errors Flask raises before the function runs answer JSON too, like ours.
-functions_framework.errorhandler(HTTPException)(web.http_error)
+functions_framework.errorhandler(HTTPException)(guard.http_error)
 
 
 @functions_framework.http
 def get_result(request: flask.Request) -> flask.Response:
-    return results_api.handle(request)
+    return results.dispatch(request)

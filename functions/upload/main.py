@@ -1,4 +1,4 @@
-"""Upload function (HTTP): POST /extract-text. The logic lives in ocr_core.upload_api."""
+"""Upload function (HTTP): POST /extract-text. The logic lives in ocr_core.http.upload."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from ocr_core import engines, upload_api, web
-from ocr_core.vision_api import dispatch as vision_api
+from ocr_core import engines
+from ocr_core.http import guard, upload
+from ocr_core.http.vision import dispatch as vision_api
 
 # Routing errors Flask raises before the function runs answer JSON too, like ours (under
 # /v1 in Google's shape).
-functions_framework.errorhandler(HTTPException)(vision_api.routing_error(web.http_error))
+functions_framework.errorhandler(HTTPException)(vision_api.routing_error(guard.http_error))
 # The engine model loads in each worker as it starts, not on the first request.
 engines.preload_in_workers()
 
 
 @functions_framework.http
 def extract_text(request: flask.Request) -> flask.Response:
-    return upload_api.handle(request)
+    return upload.dispatch(request)

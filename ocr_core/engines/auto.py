@@ -26,8 +26,9 @@ import threading
 
 from PIL import Image
 
-from .. import errors, preprocess
+from .. import errors
 from ..logs import get_logger
+from . import preprocess
 from .base import OcrOutput
 from .languages import RAPIDOCR_LANGUAGES
 from .layout import build_blocks_in_regions

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 
 from .. import memory
-from ..config import get_settings
+from ..config import get_settings, on_reload
 
 #: Decoded pixels in work per engine thread, on average. With two threads (12 MP): two of
 #: the corpus's 5 MP scans run side by side, two letter pages at 300 dpi (8.4 MP each) do
@@ -70,13 +70,20 @@ _guard = threading.Lock()
 
 
 def _current_gate() -> _Gate:
-    """This process's gate, sized by the current settings (tests change them)."""
+    """This process's gate, sized by the settings on first use."""
     global _gate
-    size = get_settings().engine_pool_size
     with _guard:
-        if _gate is None or _gate.slots != size:
-            _gate = _Gate(size)
+        if _gate is None:
+            _gate = _Gate(get_settings().engine_pool_size)
         return _gate
+
+
+@on_reload
+def reset() -> None:
+    """Build the gate anew on next use (after the settings or the pixel budget changed)."""
+    global _gate
+    with _guard:
+        _gate = None
 
 
 @contextlib.contextmanager

@@ -1,0 +1,454 @@
+"""The work of an operation: plan each document, OCR its page ranges into shards, and
+assemble the document-level result once every shard is in.
+
+Every step is idempotent, so a task delivered twice, or again after a crash, does no harm
+and no repeated OCR: a shard already written for the object's generation is not redone,
+progress is a set of finished shards, and the document result is written under the
+result's own generation precondition.
+
+Results bucket layout for an object ``scans/contract.pdf``::
+
+    scans/contract.pdf.json                               document-level result
+    scans/contract.pdf.shards/output-0001-to-0020.json    pages 1-20, full detail
+    scans/contract.pdf.shards/output-0021-to-0040.json    ...
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import Any
+
+from ocr_core import __version__, errors
+from ocr_core.config import get_settings
+from ocr_core.engines import get_engine
+from ocr_core.jobs import operations, progress
+from ocr_core.jobs.images import process_object
+from ocr_core.jobs.layout import shard_name
+from ocr_core.jobs.operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
+from ocr_core.jobs.renditions import write_renditions
+from ocr_core.jobs.store import load_json, stored_generation, write_if_newer
+from ocr_core.jobs.tasks import Task, publish
+from ocr_core.logs import get_logger, log_context
+from ocr_core.names import MAX_NAME_BYTES
+from ocr_core.recognition.documents import (
+    document_confidence,
+    document_kind,
+    ocr_pages,
+    open_document,
+    page_ranges,
+)
+from ocr_core.schema import (
+    SCHEMA_VERSION,
+    DocumentMetadata,
+    ResultDocument,
+    failed_document,
+    utc_now,
+)
+from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
+
+log = get_logger("documents.jobs")
+
+MIME = {"pdf": "application/pdf", "tiff": "image/tiff"}
+
+
+def read_limit() -> int:
+    settings = get_settings()
+    return max(settings.max_upload_bytes, settings.max_document_bytes)
+
+
+# --- starting operations ----------------------------------------------------------------
+
+
+def start_for_object(bucket: str, name: str, generation: int, data: bytes) -> dict[str, Any]:
+    """A document landed in the input bucket: start (or find) its operation and plan it
+    with the bytes already read. A duplicate event finds the first operation."""
+    op_id = operations.new_id()
+    holder = operations.claim_object(bucket, name, generation, op_id, replace=False)
+    op = operations.get(holder)
+    if op is None:  # ours, or a claim whose operation was never written (crash): write it
+        op = operations.new_operation(
+            holder,
+            [operations.document_entry(bucket, name, generation)],
+            "storage_event",
+            {"objects": [name]},
+        )
+        try:
+            operations.create(op)
+        except PreconditionFailed:
+            op = operations.require(holder)
+    elif holder != op_id:
+        log.info("document already has an operation", extra={"operation": op["name"]})
+    for index, doc in enumerate(op["metadata"]["documents"]):
+        if doc["object"]["name"] == name and doc["object"]["generation"] == str(generation):
+            plan(Task("plan", holder, index), data=data)
+    return operations.get(holder) or op
+
+
+def start_batch(objects: list[tuple[str, str, int]], request: dict[str, Any]) -> dict[str, Any]:
+    """Start an operation over ``(bucket, name, generation)`` objects; planning happens in
+    the OCR function, one ``plan`` task per object."""
+    op_id = operations.new_id()
+    docs = [operations.document_entry(b, n, g) for b, n, g in objects]
+    op = operations.create(operations.new_operation(op_id, docs, "api", request))
+    for bucket, name, generation in objects:
+        operations.claim_object(bucket, name, generation, op_id, replace=True)
+    publish([Task("plan", op_id, index) for index in range(len(objects))])
+    return op
+
+
+# --- tasks -------------------------------------------------------------------------------
+
+
+def run_task(task: Task) -> str:
+    """Run one delivered task; returns what happened. Raises TransientError to be retried."""
+    with log_context(operation=task.operation, document=task.index, task=task.kind):
+        if task.kind == "plan":
+            return plan(task)
+        return run_pages(task)
+
+
+def _document(task: Task) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    op = operations.get(task.operation)
+    if op is None:
+        log.warning("task for an unknown operation acknowledged")
+        return None
+    docs = op["metadata"]["documents"]
+    if task.index >= len(docs):
+        log.warning("task for a document the operation does not have; acknowledged")
+        return None
+    return op, docs[task.index]
+
+
+def plan(task: Task, data: bytes | None = None) -> str:
+    found = _document(task)
+    if found is None:
+        return "unknown"
+    op, doc = found
+    if op["done"] or doc["state"] != QUEUED:
+        return "skipped"
+    settings = get_settings()
+    obj = doc["object"]
+    generation = int(obj["generation"])
+    source = open_bucket(obj["bucket"])
+    try:
+        _check_current(source, obj["name"], generation)
+        if _reuse_result(task, doc):
+            return "reused"
+        if data is None:
+            data = source.read(obj["name"], max_bytes=read_limit())
+        kind = document_kind(data)
+        if kind is None:
+            return _run_image(task, obj, op)
+        with open_document(data, kind) as document:
+            page_count = document.page_count
+            sha256, size = document.sha256, document.size_bytes
+        longest = shard_name(settings, obj["name"], page_count, page_count, page_count)
+        if len(longest.encode()) > MAX_NAME_BYTES:
+            raise errors.InvalidObjectName(
+                f"The object name is too long to name its result shards ({MAX_NAME_BYTES} "
+                "bytes at most, shard suffix included)"
+            )
+    except errors.OcrError as exc:
+        if not exc.permanent:
+            raise
+        fail(task, exc)
+        return "failed"
+    ranges = page_ranges(page_count, settings.document_shard_pages)
+    shards = [shard_name(settings, obj["name"], f, last, page_count) for f, last in ranges]
+    # Queue first, record second: a crash in between leaves the document queued, and the
+    # next delivery plans it again (duplicate page tasks are harmless), never stuck.
+    publish([Task("pages", task.operation, task.index, f, last) for f, last in ranges])
+
+    def record(op: dict[str, Any]) -> bool:
+        if not operations.move(
+            operations.document(op, task.index),
+            RUNNING,
+            only_from=(QUEUED,),
+            kind=kind,
+            page_count=page_count,
+            shards_total=len(ranges),
+            shards=shards,
+            sha256=sha256,
+            size_bytes=size,
+            started_at=utc_now(),
+        ):
+            return False
+        operations.settle(op)
+        return True
+
+    operations.update(task.operation, record)
+    log.info("document planned", extra={"pages": page_count, "shards": len(ranges)})
+    return "planned"
+
+
+def _check_current(source: Bucket, name: str, generation: int) -> None:
+    info = source.stat(name)
+    if info is None:
+        raise errors.NotFound(f"The object {name!r} no longer exists", object=name)
+    if info.generation != generation:
+        raise errors.ObjectReplaced(
+            f"The object {name!r} was replaced by a newer version while it was processed",
+            object=name,
+        )
+
+
+def _reuse_result(task: Task, doc: dict[str, Any]) -> bool:
+    """An object already finished at this generation keeps its result (a batch over a
+    prefix does not redo work); only a cancelled result is redone."""
+    existing = load_json(open_bucket(doc["result"]["bucket"]), doc["result"]["name"])
+    if existing is None:
+        return False
+    stored = (existing.get("object") or {}).get("generation")
+    if stored != doc["object"]["generation"]:
+        return False
+    if existing.get("status") == "failed" and (existing.get("error") or {}).get("code") in (
+        "cancelled",
+        "object_replaced",
+    ):
+        return False
+    _record_finished(task, existing)
+    return True
+
+
+def _run_image(task: Task, obj: dict[str, Any], op: dict[str, Any]) -> str:
+    """A plain image in a batch: the image job does it, one page."""
+    outcome = process_object(
+        obj["bucket"], obj["name"], int(obj["generation"]), on_document=start_for_object
+    )
+    if outcome.action == "ignored":  # a name no result can be stored under: never retried
+        raise errors.InvalidObjectName(f"The object name {obj['name'][:200]!r} is not usable")
+    # A duplicate or a stale delivery carries no document: the stored one is the result.
+    result = outcome.document or load_json(
+        open_bucket(get_settings().results_bucket), _result_name(obj)
+    )
+    if result is None:
+        raise errors.StorageError("The image result did not appear; retry")
+    formats = (op["metadata"].get("request") or {}).get("output_formats")
+    if formats:  # the operation's own choice of files (docs/formats.md)
+        write_renditions(result, tuple(formats), retry=False)
+    _record_finished(task, result)
+    return "image"
+
+
+def _record_finished(task: Task, result: dict[str, Any]) -> None:
+    failed = result.get("status") == "failed"
+    pages = int((result.get("document") or {}).get("page_count") or 1)
+
+    def mutate(op: dict[str, Any]) -> bool:
+        if not operations.move(
+            operations.document(op, task.index),
+            FAILED if failed else DONE,
+            kind=(result.get("document") or {}).get("format")
+            or (result.get("image") or {}).get("format"),
+            page_count=pages,
+            pages_done=0 if failed else pages,
+            shards=list(result.get("shards") or []),
+            error=result.get("error") if failed else None,
+        ):
+            return False
+        operations.settle(op)
+        return True
+
+    operations.update(task.operation, mutate)
+
+
+def run_pages(task: Task) -> str:
+    found = _document(task)
+    if found is None:
+        return "unknown"
+    op, doc = found
+    if doc["state"] == QUEUED and not op["done"]:
+        # Page tasks are queued a moment before their plan is recorded: come back later.
+        raise errors.TransientError("The document's plan is not recorded yet; retry")
+    if op["done"] or doc["state"] != RUNNING:
+        return "skipped"  # cancelled, failed or finished meanwhile: nothing left to do
+    settings = get_settings()
+    obj = doc["object"]
+    generation = int(obj["generation"])
+    shard = shard_name(settings, obj["name"], task.first, task.last, doc["page_count"])
+    results = open_bucket(settings.results_bucket)
+    shard_gen, storage_gen = stored_generation(results, shard)
+    if shard_gen == generation:
+        action = "resumed"  # written before a crash or by a duplicate delivery: not redone
+    else:
+        try:
+            source = open_bucket(obj["bucket"])
+            _check_current(source, obj["name"], generation)
+            data = source.read(obj["name"], max_bytes=read_limit())
+            started = time.perf_counter()
+            with open_document(data, doc["kind"]) as document:
+                pages = ocr_pages(document, task.first, task.last)
+        except errors.OcrError as exc:
+            if not exc.permanent:
+                raise
+            fail(task, exc)
+            return "failed"
+        body = _shard_body(op, obj, task, pages, (time.perf_counter() - started) * 1000)
+        known = (shard_gen, storage_gen)
+        if not write_if_newer(results, shard, body, generation, keep_same=True, known=known):
+            log.info("shard written meanwhile by another delivery", extra={"shard": shard})
+        action = "written"
+        log.info("shard stored", extra={"shard": shard, "pages": len(pages)})
+
+    # Progress is a write-once marker per shard (ocr_core/jobs/progress.py), not a rewrite of
+    # the operation document: many shards finishing at once never contend on one object.
+    progress.record_shard(task.operation, task.index, task.first, task.last)
+    done = progress.shards_done(task.operation, task.index)
+    if len(done) >= doc["shards_total"] and progress.claim_assembly(
+        task.operation, task.index, task.first
+    ):
+        finalize(task)
+    return action
+
+
+def _shard_body(
+    op: dict[str, Any], obj: dict[str, Any], task: Task, pages: list[dict], elapsed_ms: float
+) -> dict[str, Any]:
+    engine = get_engine()
+    return {
+        "object": obj,
+        "operation": op["name"],
+        "first_page": task.first,
+        "last_page": task.last,
+        "responses": pages,
+        "engine": {"name": engine.name, "version": engine.version},
+        "processing_time_ms": round(elapsed_ms, 1),
+        "created_at": utc_now(),
+        "schema_version": SCHEMA_VERSION,
+        "service_version": __version__,
+    }
+
+
+def finalize(task: Task) -> None:
+    """Every shard is in: assemble and store the document-level result."""
+    found = _document(task)
+    if found is None:
+        return
+    op, doc = found
+    if doc["state"] != RUNNING:
+        return
+    settings = get_settings()
+    results = open_bucket(settings.results_bucket)
+    pages: list[dict[str, Any]] = []
+    engine: dict[str, Any] = {}
+    for shard in doc["shards"]:
+        body = load_json(results, shard)
+        if body is None or body.get("object", {}).get("generation") != doc["object"]["generation"]:
+            fail(
+                task, errors.ObjectReplaced("A page shard belongs to another version of the object")
+            )
+            return
+        engine = body.get("engine") or engine
+        for page in body["responses"]:
+            page_entry = {k: v for k, v in page.items() if k != "blocks"}
+            pages.append({**page_entry, "shard": shard})
+    pages.sort(key=lambda p: p["page_number"])
+    document = _document_result(op, doc, pages, engine)
+    _write_result(results, doc, document)
+    # PDF, hOCR, ALTO beside the result (docs/formats.md), read shard by shard; before the
+    # document is marked done, so that a done operation's files are there.
+    request = op["metadata"].get("request") or {}
+    formats = request.get("output_formats", settings.output_formats)
+    if formats:
+        write_renditions(document, tuple(formats))
+
+    def mutate(op: dict[str, Any]) -> bool:
+        entry = operations.document(op, task.index)
+        if not operations.move(
+            entry,
+            DONE,
+            only_from=(RUNNING,),
+            pages_done=entry["page_count"],
+            shards_done=sorted(progress.shards_done(task.operation, task.index)),
+        ):
+            return False
+        operations.settle(op)
+        return True
+
+    operations.update(task.operation, mutate)
+    log.info("document result stored", extra={"pages": len(pages)})
+
+
+def _document_result(
+    op: dict[str, Any], doc: dict[str, Any], pages: list[dict[str, Any]], engine: dict[str, Any]
+) -> dict[str, Any]:
+    texts = [p.get("text", "") for p in pages]
+    text = "\f".join(texts).strip("\f")
+    languages = collections.Counter(p["language"] for p in pages if p.get("language"))
+    return ResultDocument(
+        success=True,
+        status="done",
+        # Pages are separated by a form feed, as pdftotext does; ``pages`` has each alone.
+        text=text,
+        confidence=document_confidence(pages) if text.strip() else 0.0,
+        no_text_found=not any(t.strip() for t in texts),
+        processing_time_ms=round(sum(p.get("processing_time_ms", 0.0) for p in pages), 1),
+        language=languages.most_common(1)[0][0] if languages else None,
+        word_count=sum(p.get("word_count", 0) for p in pages),
+        document=DocumentMetadata(
+            format=doc["kind"],
+            mime_type=MIME.get(doc["kind"], "application/octet-stream"),
+            page_count=doc["page_count"],
+            size_bytes=doc.get("size_bytes"),
+            sha256=doc.get("sha256"),
+        ),
+        engine=engine,  # type: ignore[arg-type]
+        cached=False,
+        pages=pages,  # type: ignore[arg-type]
+        shards=list(doc["shards"]),
+        operation=op["name"],
+        object=doc["object"],
+    ).to_dict()
+
+
+def fail(task: Task, error: errors.OcrError) -> None:
+    """A permanent failure of one document: a ``failed`` result (unless the object is gone
+    or replaced: then there is nothing to report on) and the document marked failed."""
+    found = _document(task)
+    if found is None:
+        return
+    op, doc = found
+    if doc["state"] in TERMINAL:
+        return
+    log.info("document failed", extra={"code": error.code})
+    if not isinstance(error, (errors.NotFound, errors.ObjectReplaced)):
+        body = failed_document(error, processing_time_ms=0.0, obj=doc["object"])
+        body["operation"] = op["name"]
+        _write_result(open_bucket(get_settings().results_bucket), doc, body)
+
+    def mutate(op: dict[str, Any]) -> bool:
+        if not operations.move(operations.document(op, task.index), FAILED, error=error.to_dict()):
+            return False
+        operations.settle(op)
+        return True
+
+    operations.update(task.operation, mutate)
+
+
+def write_cancelled_results(op: dict[str, Any], docs: list[dict[str, Any]]) -> None:
+    """After a cancel: each stopped document gets a ``failed`` result with code
+    ``cancelled``, so its ``GET /results`` answers instead of pending forever."""
+    results = open_bucket(get_settings().results_bucket)
+    for doc in docs:
+        body = failed_document(
+            errors.Cancelled("The operation processing this object was cancelled"),
+            processing_time_ms=0.0,
+            obj=doc["object"],
+        )
+        body["operation"] = op["name"]
+        # Never over a result another operation already made for this version.
+        _write_result(results, doc, body, keep_same_generation=True)
+
+
+def _write_result(
+    results: Bucket, doc: dict[str, Any], body: dict[str, Any], keep_same_generation: bool = False
+) -> None:
+    """Store a document-level result unless one for a newer generation (or, with
+    ``keep_same_generation``, for this one) is already there."""
+    generation = int(doc["object"]["generation"])
+    write_if_newer(results, doc["result"]["name"], body, generation, keep_same=keep_same_generation)
+
+
+def _result_name(obj: dict[str, Any]) -> str:
+    return get_settings().result_name(obj["name"])

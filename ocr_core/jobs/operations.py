@@ -1,0 +1,399 @@
+"""Long-running operations, stored as JSON documents in the results bucket.
+
+Shaped like google.longrunning's ``Operation``: ``name`` (``operations/<id>``), ``done``,
+``metadata`` (state, progress, timestamps, one entry per document) and, once finished,
+``response`` (where the results are) or ``error``. Every function instance reads and
+writes them through the Bucket port; concurrent updates go through ``update``, a
+read-modify-write loop made safe by the object generation precondition.
+
+An index object per source object generation (``by-object/<sha>.json``) names the
+operation that processes it: it lets a duplicate storage event find the operation already
+started, and the results function report a document's progress while it is pending.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ocr_core import errors
+from ocr_core.config import get_settings
+from ocr_core.jobs import progress
+from ocr_core.jobs.layout import operations_prefix
+from ocr_core.jobs.store import load_json
+from ocr_core.logs import get_logger
+from ocr_core.schema import (
+    DocumentEntry,
+    ObjectRef,
+    Operation,
+    OperationMetadata,
+    ResultRef,
+    utc_now,
+)
+from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
+
+log = get_logger("operations")
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+TERMINAL = (DONE, FAILED, CANCELLED)
+#: A document's state machine: the states each may move to. Terminal states never change,
+#: so a late or duplicate task cannot undo a cancel or a finished result.
+NEXT: dict[str, frozenset[str]] = {
+    QUEUED: frozenset({RUNNING, DONE, FAILED, CANCELLED}),
+    RUNNING: frozenset({DONE, FAILED, CANCELLED}),
+    DONE: frozenset(),
+    FAILED: frozenset(),
+    CANCELLED: frozenset(),
+}
+_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,79}$")
+UPDATE_ATTEMPTS = 50
+
+
+def _bucket() -> Bucket:
+    return open_bucket(get_settings().results_bucket)
+
+
+def store_prefix() -> str:
+    """Operations live under this prefix of the results bucket (reserved for them)."""
+    return operations_prefix(get_settings())
+
+
+def _path(op_id: str) -> str:
+    return f"{store_prefix()}{op_id}.json"
+
+
+def _index_path(bucket: str, name: str, generation: int | str) -> str:
+    key = hashlib.sha256(f"{bucket}\0{name}\0{generation}".encode()).hexdigest()
+    return f"{store_prefix()}by-object/{key}.json"
+
+
+def new_id() -> str:
+    """Time-ordered ids: the listing (by name) comes back in creation order."""
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
+    return f"{stamp}{now // 1000 % 10**6:06d}Z-{secrets.token_hex(5)}"
+
+
+def validate_id(op_id: str) -> str:
+    if not _ID.match(op_id):
+        raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
+    return op_id
+
+
+def document_entry(bucket: str, name: str, generation: int) -> dict[str, Any]:
+    settings = get_settings()
+    return DocumentEntry(
+        object=ObjectRef.of(bucket, name, generation),
+        state=QUEUED,
+        kind=None,
+        page_count=None,
+        pages_done=0,
+        shards_total=None,
+        shards_done=[],
+        result=ResultRef(settings.results_bucket, settings.result_name(name)),
+        shards=[],
+        error=None,
+    ).to_dict()
+
+
+def move(
+    entry: dict[str, Any], state: str, *, only_from: tuple[str, ...] = (), **fields: Any
+) -> bool:
+    """The one way a document entry changes state: to ``state`` (with ``fields``) when the
+    state machine allows it from its current state (and that state is in ``only_from``,
+    when given). False, and nothing changed, otherwise."""
+    current = entry["state"]
+    if state not in NEXT[current] or (only_from and current not in only_from):
+        return False
+    entry.update(state=state, **fields)
+    return True
+
+
+def document(op: dict[str, Any], index: int) -> dict[str, Any]:
+    """Document ``index`` of ``op``."""
+    return op["metadata"]["documents"][index]
+
+
+def new_operation(
+    op_id: str, documents: list[dict[str, Any]], trigger: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    now = utc_now()
+    op = Operation(
+        name=f"operations/{op_id}",
+        done=False,
+        metadata=OperationMetadata(
+            state=QUEUED,
+            trigger=trigger,
+            request=request,
+            create_time=now,
+            update_time=now,
+            end_time=None,
+            progress={},
+            documents=documents,  # type: ignore[arg-type]
+        ),
+    ).to_dict()
+    _refresh_progress(op)
+    return op
+
+
+def create(op: dict[str, Any]) -> dict[str, Any]:
+    op_id = op["name"].split("/", 1)[1]
+    payload = json.dumps(op, ensure_ascii=False).encode()
+    _bucket().write(_path(op_id), payload, "application/json", if_generation_match=0)
+    return op
+
+
+def get(op_id: str) -> dict[str, Any] | None:
+    op, _ = _read(validate_id(op_id))
+    return op
+
+
+def require(op_id: str) -> dict[str, Any]:
+    """The operation as clients see it: with its running documents' page progress."""
+    op = get(op_id)
+    if op is None:
+        raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
+    return with_progress(op)
+
+
+def _read(op_id: str) -> tuple[dict[str, Any] | None, int]:
+    bucket = _bucket()
+    info = bucket.stat(_path(op_id))
+    if info is None:
+        return None, 0
+    op = load_json(bucket, _path(op_id), unreadable="error", what=f"operation {op_id}")
+    if op is None and not bucket.stat(_path(op_id)):
+        return None, 0  # deleted between the two looks
+    if not _is_operation(op):
+        # Not one of ours (written over by hand?): absent, rather than a 500 for ever.
+        log.error("stored operation is not an operation; ignored", extra={"operation": op_id})
+        return None, info.generation
+    return op, info.generation
+
+
+def _is_operation(op: Any) -> bool:
+    meta = op.get("metadata") if isinstance(op, dict) else None
+    return (
+        isinstance(meta, dict)
+        and isinstance(meta.get("documents"), list)
+        and isinstance(op.get("name"), str)
+        and "done" in op
+    )
+
+
+def update(op_id: str, mutate: Callable[[dict[str, Any]], bool | None]) -> dict[str, Any] | None:
+    """Apply ``mutate`` to the stored operation and write it back, retrying when another
+    writer got there first. ``mutate`` returns False to leave the operation unchanged.
+    Returns the operation as stored afterwards (None when it does not exist)."""
+    bucket = _bucket()
+    for attempt in range(UPDATE_ATTEMPTS):
+        op, generation = _read(op_id)
+        if op is None:
+            return None
+        if mutate(op) is False:
+            return op
+        op["metadata"]["update_time"] = utc_now()
+        _refresh_progress(op)
+        payload = json.dumps(op, ensure_ascii=False).encode()
+        try:
+            bucket.write(_path(op_id), payload, "application/json", if_generation_match=generation)
+            return op
+        except PreconditionFailed:
+            time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + secrets.randbelow(100) / 100))
+    raise errors.StorageError(f"Operation {op_id} is too busy to update; retry")
+
+
+def _refresh_progress(op: dict[str, Any]) -> None:
+    meta = op["metadata"]
+    docs = meta["documents"]
+    total = sum(d["page_count"] or 0 for d in docs)
+    done_pages = sum(d["pages_done"] for d in docs)
+    meta["progress"] = {
+        "pages_done": done_pages,
+        "pages_total": total,
+        "documents_done": sum(d["state"] in TERMINAL for d in docs),
+        "documents_total": len(docs),
+        # Pages of documents not yet opened are unknown: the percentage counts documents
+        # until every page count is known.
+        "percent": _percent(docs, done_pages, total),
+    }
+
+
+def refresh_progress(op: dict[str, Any]) -> None:
+    """Recompute ``metadata.progress`` after the documents' counts changed (progress.py)."""
+    _refresh_progress(op)
+
+
+def _percent(docs: list[dict[str, Any]], done_pages: int, total: int) -> int:
+    if docs and all(d["state"] in TERMINAL for d in docs):
+        return 100
+    if total and all(d["page_count"] is not None or d["state"] in TERMINAL for d in docs):
+        return min(99, done_pages * 100 // total)
+    return min(99, sum(d["state"] in TERMINAL for d in docs) * 100 // max(1, len(docs)))
+
+
+def settle(op: dict[str, Any]) -> None:
+    """Mark ``op`` finished once every document is: done if any document succeeded,
+    failed (with the first document's error) if all failed."""
+    meta = op["metadata"]
+    if op["done"] or meta["state"] == CANCELLED:
+        return
+    docs = meta["documents"]
+    if any(d["state"] in (QUEUED, RUNNING) for d in docs):
+        if meta["state"] == QUEUED and any(d["state"] != QUEUED for d in docs):
+            meta["state"] = RUNNING
+        return
+    op["done"] = True
+    meta["end_time"] = utc_now()
+    if docs and all(d["state"] == FAILED for d in docs):
+        meta["state"] = FAILED
+        first = docs[0]
+        error = dict(first["error"] or {"code": "internal_error", "message": "failed"})
+        if len(docs) > 1:
+            error["message"] = f"Every document failed; the first: {error['message']}"
+        op["error"] = {**error, "details": {"object": first["object"]["name"]}}
+    else:
+        meta["state"] = DONE
+    op["response"] = {
+        "documents": [
+            {
+                "object": d["object"],
+                "state": d["state"],
+                "result": d["result"],
+                "shards": d["shards"],
+                **({"error": d["error"]} if d["error"] else {}),
+            }
+            for d in docs
+        ]
+    }
+
+
+def cancel(op_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Cancel ``op_id``: pending pages are skipped from now on. Returns the operation and
+    the documents this cancel stopped. Cancelling twice is harmless; a finished operation
+    cannot be cancelled."""
+    stopped: list[dict[str, Any]] = []
+
+    def mutate(op: dict[str, Any]) -> bool:
+        stopped.clear()
+        meta = op["metadata"]
+        if meta["state"] == CANCELLED:
+            return False
+        if op["done"]:
+            raise errors.OperationFinished(
+                f"Operation {op_id} has already finished ({meta['state']})",
+                state=meta["state"],
+            )
+        meta["state"] = CANCELLED
+        meta["end_time"] = utc_now()
+        op["done"] = True
+        op["error"] = {"code": "cancelled", "message": "The operation was cancelled"}
+        for doc in meta["documents"]:
+            if move(doc, CANCELLED):
+                stopped.append(doc)
+        return True
+
+    op = update(validate_id(op_id), mutate)
+    if op is None:
+        raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
+    return with_progress(op), list(stopped)
+
+
+def list_page(page_size: int, page_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Operations in creation order, ``page_size`` at a time; the token is opaque."""
+    after = _decode_token(page_token) if page_token else ""
+    prefix = store_prefix()
+    names = []
+    for info in _bucket().list(prefix):
+        rest = info.name[len(prefix) :]
+        if "/" in rest or not rest.endswith(".json"):
+            continue  # the by-object index, or something that is not ours
+        op_id = rest[: -len(".json")]
+        if op_id > after:
+            names.append(op_id)
+    names.sort()
+    page = names[:page_size]
+    ops = [with_progress(op) for op in (get(op_id) for op_id in page) if op is not None]
+    next_token = _encode_token(page[-1]) if len(names) > page_size else None
+    return ops, next_token
+
+
+def _encode_token(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        value = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        value = ""
+    if not _ID.match(value):
+        raise errors.InvalidRequest(
+            "page_token is not one this service gave", parameter="page_token"
+        )
+    return value
+
+
+# --- which operation processes an object generation ----------------------------------
+
+
+def claim_object(bucket: str, name: str, generation: int, op_id: str, *, replace: bool) -> str:
+    """Record ``op_id`` as the operation for this object generation and return the
+    operation that holds it: ours, or with ``replace=False`` one that claimed it first."""
+    path = _index_path(bucket, name, generation)
+    payload = json.dumps({"operation": op_id}).encode()
+    results = _bucket()
+    try:
+        results.write(path, payload, "application/json", if_generation_match=None if replace else 0)
+        return op_id
+    except PreconditionFailed:
+        holder = operation_for_object(bucket, name, generation)
+        return holder or op_id
+
+
+def operation_for_object(bucket: str, name: str, generation: int | str) -> str | None:
+    op_id = (load_json(_bucket(), _index_path(bucket, name, generation)) or {}).get("operation")
+    return op_id if isinstance(op_id, str) and _ID.match(op_id) else None
+
+
+def progress_for_object(bucket: str, name: str, generation: int | str) -> dict[str, Any]:
+    """For a pending result: the operation processing the object and its pages done."""
+    op_id = operation_for_object(bucket, name, generation)
+    if op_id is None:
+        return {}
+    op = get(op_id)
+    if op is None:
+        return {}
+    with_progress(op)
+    for doc in op["metadata"]["documents"]:
+        if doc["object"]["name"] == name and doc["object"]["generation"] == str(generation):
+            return {
+                "operation": op["name"],
+                "progress": {"pages_done": doc["pages_done"], "pages_total": doc["page_count"]},
+            }
+    return {"operation": op["name"]}
+
+
+def with_progress(op: dict[str, Any]) -> dict[str, Any]:
+    """Fill the ``shards_done`` and ``pages_done`` of documents running (or cancelled while
+    running) from their markers: the operation document is not rewritten per shard.
+    Returns ``op``, changed in place."""
+    op_id = op["name"].split("/", 1)[1]
+    changed = False
+    for index, doc in enumerate(op["metadata"]["documents"]):
+        if doc["state"] not in (RUNNING, CANCELLED) or not doc.get("shards_total"):
+            continue
+        done = progress.shards_done(op_id, index)
+        doc["shards_done"] = sorted(set(doc["shards_done"]) | set(done))
+        doc["pages_done"] = max(doc["pages_done"], progress.pages_done(done))
+        changed = True
+    if changed:
+        refresh_progress(op)
+    return op

@@ -1,0 +1,469 @@
+"""The result document and every response body, as typed models: one schema, everywhere.
+
+Each body is a dataclass; ``to_dict()`` gives the JSON a function answers or stores, and
+``components()`` gives OpenAPI's ``components/schemas``: the document cannot describe a
+field the model lacks. Mandatory fields fixed by the challenge: ``success``, ``text``,
+``confidence`` (0..1), ``processing_time_ms``.
+
+A field left ``UNSET`` is absent from the JSON (``None`` is written as ``null``): a done
+image result has ``language: null`` but no ``error``; a failed one has ``error`` but no pages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, Union
+
+from ocr_core import __version__
+from ocr_core.errors import OcrError
+
+SCHEMA_VERSION = 1
+
+Schema = dict[str, Any]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: The default of a field that is left out of the JSON unless given.
+UNSET: Any = _Unset()
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def spec(description: str | None = None, default: Any = UNSET, **schema: Any) -> Any:
+    """A model field with its JSON Schema keywords (``minimum``, ``examples``...)."""
+    if description:
+        schema["description"] = description
+    return field(default=default, metadata={"schema": schema})
+
+
+def required(description: str | None = None, **schema: Any) -> Any:
+    if description:
+        schema["description"] = description
+    return field(metadata={"schema": schema})
+
+
+CONFIDENCE = {"minimum": 0, "maximum": 1}
+
+
+class Model:
+    """A response body or a part of one."""
+
+    #: The component's description in the OpenAPI document.
+    DESCRIPTION: ClassVar[str | None] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.name: _plain(value)
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if (value := getattr(self, f.name)) is not UNSET
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Model):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+# --- the parts of a result --------------------------------------------------------------
+
+
+@dataclass
+class Box(Model):
+    DESCRIPTION = "Axis-aligned box in pixels of the upright image"
+    x: int = required(minimum=0)
+    y: int = required(minimum=0)
+    width: int = required(minimum=0)
+    height: int = required(minimum=0)
+
+
+@dataclass
+class Word(Model):
+    text: str = required()
+    confidence: float = required(**CONFIDENCE)
+    box: Box = required()
+
+
+@dataclass
+class Line(Model):
+    text: str = required()
+    confidence: float = required(**CONFIDENCE)
+    box: Box = required()
+    words: list[Word] = required()
+
+
+@dataclass
+class Block(Model):
+    text: str = required()
+    confidence: float = required(**CONFIDENCE)
+    box: Box = required()
+    lines: list[Line] = required()
+
+
+@dataclass
+class Page(Model):
+    DESCRIPTION = (
+        "One page. In a document result (PDF, multi-page TIFF) pages carry `page_number`, "
+        "`source`, their own text and the `shard` that holds their blocks, which are left "
+        "out here."
+    )
+    width: int = required()
+    height: int = required()
+    confidence: float = spec(**CONFIDENCE)
+    blocks: list[Block] = spec()
+    page_number: int = spec(minimum=1)
+    source: Literal["ocr", "text_layer"] = spec()
+    text: str = spec()
+    language: str | None = spec()
+    word_count: int = spec(minimum=0)
+    processing_time_ms: float = spec(minimum=0)
+    shard: str = spec()
+
+
+@dataclass
+class DocumentMetadata(Model):
+    format: str | None = spec(examples=["pdf", "tiff"])
+    mime_type: str = spec()
+    page_count: int | None = spec()
+    size_bytes: int | None = spec()
+    sha256: str | None = spec()
+
+
+@dataclass
+class ImageMetadata(Model):
+    format: str = required(examples=["JPEG", "PNG"])
+    mime_type: str = required()
+    width: int = required("upright width in pixels")
+    height: int = required("upright height in pixels")
+    size_bytes: int = required()
+    sha256: str = required(pattern="^[0-9a-f]{64}$")
+    orientation_applied: int = spec(minimum=1, maximum=8)
+
+
+@dataclass
+class ObjectRef(Model):
+    bucket: str = required()
+    name: str = required()
+    generation: str | None = required()
+
+    @classmethod
+    def of(cls, bucket: str, name: str, generation: int | str | None) -> ObjectRef:
+        return cls(bucket, name, str(generation) if generation is not None else None)
+
+
+def object_ref(bucket: str, name: str, generation: int | str | None) -> dict[str, Any]:
+    return ObjectRef.of(bucket, name, generation).to_dict()
+
+
+@dataclass
+class ErrorDetail(Model):
+    code: str = required("stable, machine-readable")
+    message: str = required("for people")
+    details: dict[str, Any] = spec()
+    request_id: str = spec()
+
+    @classmethod
+    def of(cls, error: OcrError) -> ErrorDetail:
+        return cls(error.code, error.message, error.details or UNSET)
+
+
+@dataclass
+class Error(Model):
+    success: Literal[False] = required()
+    error: ErrorDetail = required()
+
+
+@dataclass
+class Engine(Model):
+    name: str = spec()
+    version: str = spec()
+
+
+# --- the result document ----------------------------------------------------------------
+
+
+@dataclass
+class ResultDocument(Model):
+    DESCRIPTION = (
+        "The result of one image: the inline answer and the stored result share this schema. "
+        "`status: failed` documents carry `error` instead of pages."
+    )
+    success: bool = required()
+    status: Literal["done", "failed"] = required()
+    text: str = required()
+    confidence: float = required(**CONFIDENCE)
+    processing_time_ms: float = required(minimum=0)
+    no_text_found: bool = spec()
+    language: str | None = spec()
+    word_count: int = spec(minimum=0)
+    image: ImageMetadata = spec()
+    engine: Engine = spec()
+    cached: bool = spec()
+    pages: list[Page] = spec()
+    object: ObjectRef = spec()
+    error: ErrorDetail = spec()
+    document: DocumentMetadata = spec()
+    shards: list[str] = spec("documents: results-bucket names of the page shards")
+    operation: str = spec("the operation that made it")
+    created_at: str = spec(format="date-time")  # now, unless given
+    schema_version: int = spec(default=SCHEMA_VERSION)
+    service_version: str = spec(default=__version__)
+
+    def __post_init__(self) -> None:
+        if self.created_at is UNSET:
+            self.created_at = utc_now()
+
+
+def failed_document(
+    error: OcrError, *, processing_time_ms: float, obj: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A failed result: the error, no text, no pages."""
+    return ResultDocument(
+        success=False,
+        status="failed",
+        error=ErrorDetail.of(error),
+        text="",
+        confidence=0.0,
+        processing_time_ms=round(processing_time_ms, 1),
+        object=obj if obj is not None else UNSET,
+    ).to_dict()
+
+
+def error_body(error: OcrError) -> dict[str, Any]:
+    return Error(False, ErrorDetail.of(error)).to_dict()
+
+
+# --- other response bodies --------------------------------------------------------------
+
+
+@dataclass
+class Accepted(Model):
+    DESCRIPTION = "Stored in the input bucket for background OCR"
+    success: Literal[True] = required()
+    status: Literal["pending"] = required()
+    object: str = required()
+    bucket: str = required()
+    generation: str = required()
+    results_url: str = required(format="uri")
+    image: ImageMetadata = spec()
+
+
+@dataclass
+class Progress(Model):
+    pages_done: int = spec()
+    pages_total: int | None = spec()
+
+
+@dataclass
+class Pending(Model):
+    success: Literal[True] = required()
+    status: Literal["pending"] = required()
+    object: str = required()
+    generation: str = required()
+    operation: str = spec("documents: their operation")
+    progress: Progress = spec()
+
+
+State = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+@dataclass
+class ResultRef(Model):
+    bucket: str = required()
+    name: str = required()
+
+
+@dataclass
+class DocumentEntry(Model):
+    """One object of an operation: its state (``jobs.operations.NEXT`` says which may follow
+    which), its pages and where its result is."""
+
+    object: ObjectRef = required()
+    state: State = required()
+    kind: str | None = spec("pdf, tiff, or an image's format", examples=["pdf", "PNG"])
+    page_count: int | None = spec()
+    pages_done: int = spec(minimum=0)
+    shards_total: int | None = spec()
+    shards_done: list[int] = spec("the first page of each page range done")
+    result: ResultRef = spec()
+    shards: list[str] = spec("results-bucket names of the page shards")
+    error: ErrorDetail | None = spec()
+    results_url: str = spec()
+    sha256: str = spec()
+    size_bytes: int = spec()
+    started_at: str = spec()
+
+
+@dataclass
+class OperationMetadata(Model):
+    state: State = required()
+    trigger: str = spec()
+    request: dict[str, Any] = spec()
+    create_time: str = spec()
+    update_time: str = spec()
+    end_time: str | None = spec()
+    progress: dict[str, Any] = spec()
+    documents: list[DocumentEntry] = spec()
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ("documents",)
+
+
+@dataclass
+class Operation(Model):
+    DESCRIPTION = "A long-running batch, shaped like google.longrunning.Operation"
+    name: str = required(pattern="^operations/")
+    done: bool = required()
+    metadata: OperationMetadata = required()
+    response: dict[str, Any] = spec()
+    error: ErrorDetail = spec()
+
+
+@dataclass
+class OperationList(Model):
+    operations: list[Operation] = required()
+    next_page_token: str = spec()
+
+
+@dataclass
+class BatchItem(ResultDocument):
+    DESCRIPTION = "One file of a batch: its result document, or its own error"
+    index: int = spec(minimum=0)
+    filename: str | None = spec()
+    http_status: int = spec("the status this file alone would get from POST /extract-text")
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ("index", "filename", "http_status")
+
+
+@dataclass
+class BatchResponse(Model):
+    success: Literal[True] = required()
+    count: int = required(minimum=1)
+    succeeded: int = required(minimum=0)
+    failed: int = required(minimum=0)
+    parallelism: int = required("items OCRed at the same time", minimum=1)
+    processing_time_ms: float = required("the batch, wall clock")
+    results: list[dict[str, Any]] = required(items=BatchItem)
+    items_processing_time_ms: float = spec("sum of the items' own times")
+
+
+@dataclass
+class Health(Model):
+    status: Literal["ok", "degraded"] = required()
+    functions: dict[str, bool] = spec(
+        "local gateway only: which function processes are alive",
+        additionalProperties={"type": "boolean"},
+    )
+
+
+#: Every model that is an OpenAPI component, by its component name.
+MODELS: tuple[type[Model], ...] = (
+    Box,
+    Word,
+    Line,
+    Block,
+    Page,
+    DocumentMetadata,
+    ImageMetadata,
+    ObjectRef,
+    ErrorDetail,
+    Error,
+    Engine,
+    ResultDocument,
+    Accepted,
+    Progress,
+    Pending,
+    ResultRef,
+    DocumentEntry,
+    OperationMetadata,
+    Operation,
+    OperationList,
+    BatchItem,
+    BatchResponse,
+    Health,
+)
+
+
+# --- JSON Schema from the models ---------------------------------------------------------
+
+
+def ref(model: type[Model] | str) -> Schema:
+    name = model if isinstance(model, str) else model.__name__
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _type_schema(tp: Any) -> Schema:
+    origin = typing.get_origin(tp)
+    if isinstance(tp, type) and issubclass(tp, Model):
+        return ref(tp)
+    if origin is Literal:
+        values = list(typing.get_args(tp))
+        return {"const": values[0]} if len(values) == 1 else {"enum": values}
+    if origin in (Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        nullable = len(options) < len(typing.get_args(tp))
+        inner = (
+            _type_schema(options[0])
+            if len(options) == 1
+            else {"oneOf": [_type_schema(o) for o in options]}
+        )
+        if not nullable:
+            return inner
+        if set(inner) == {"type"} and isinstance(inner["type"], str):
+            return {"type": [inner["type"], "null"]}
+        return {"oneOf": [{"type": "null"}, inner]}
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return {"type": "array", "items": _type_schema(item)}
+    if origin is dict or tp is dict:
+        return {"type": "object"}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    if tp in simple:
+        return {"type": simple[tp]}
+    if tp is Any:
+        return {}
+    raise TypeError(f"no JSON Schema for {tp!r}")
+
+
+def model_schema(model: type[Model]) -> Schema:
+    """The JSON Schema of one model: its fields, their types and their keywords."""
+    hints = typing.get_type_hints(model)
+    properties: Schema = {}
+    needed: list[str] = []
+    for f in dataclasses.fields(model):  # type: ignore[arg-type]
+        keywords = dict(f.metadata.get("schema", {}))
+        items = keywords.pop("items", None)
+        prop = _type_schema(hints[f.name])
+        if items is not None:
+            prop["items"] = ref(items)
+        properties[f.name] = {**prop, **keywords}
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            needed.append(f.name)
+    needed += [n for n in getattr(model, "REQUIRED", ()) if n not in needed]
+    schema: Schema = {"type": "object"}
+    description = model.__dict__.get("DESCRIPTION") or model.__doc__
+    # dataclass() writes a signature as the docstring of a class that has none
+    if description and not description.startswith(model.__name__ + "("):
+        schema["description"] = " ".join(description.split())
+    if needed:
+        schema["required"] = needed
+    schema["properties"] = properties
+    return schema
+
+
+def components() -> dict[str, Schema]:
+    """OpenAPI ``components/schemas``: one entry per model."""
+    return {model.__name__: model_schema(model) for model in MODELS}
