@@ -15,6 +15,7 @@ import pytest
 from bench.scoring import cer, words
 from ocr_core.config import Settings, reload_settings
 from ocr_core.recognition.extract import result_cache
+from ocr_local.emulators import EmulatorUnavailable, FakeGcsServer
 
 __all__ = ["cer", "words"]  # the benchmark's scoring, shared with the tests
 
@@ -122,3 +123,16 @@ def finalized_body(bucket: str, name: str, generation: int | None) -> str:
     if generation is not None:
         body["generation"] = str(generation)
     return json.dumps(body)
+
+
+@pytest.fixture(scope="module")
+def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcsServer]:
+    """fake-gcs-server for the tests of one module (each makes buckets of its own); skips
+    with the reason when its binary is missing."""
+    log = tmp_path_factory.mktemp("fake-gcs") / "fake-gcs-server.log"
+    try:
+        server = FakeGcsServer(log).start()
+    except EmulatorUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()

@@ -10,7 +10,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,6 @@ from ocr_core.storage import PreconditionFailed, open_bucket
 from ocr_local.emulators import EmulatorUnavailable, FakeGcsServer
 
 from .conftest import TEST_IMAGES, finalized_body, finalized_headers, words
-
-
-@pytest.fixture(scope="module")
-def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcsServer]:
-    log = tmp_path_factory.mktemp("fake-gcs") / "fake-gcs-server.log"
-    try:
-        server = FakeGcsServer(log).start()
-    except EmulatorUnavailable as exc:
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

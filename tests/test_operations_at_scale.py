@@ -10,7 +10,6 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,22 +22,11 @@ from ocr_core.jobs.store import load_json
 from ocr_core.jobs.tasks import Task
 from ocr_core.storage import open_bucket
 from ocr_core.storage.gcs import GcsBucket
-from ocr_local.emulators import EmulatorUnavailable, FakeGcsServer
+from ocr_local.emulators import FakeGcsServer
 
 from .documents import page_lines, text_pdf
 
 PAGES = 200
-
-
-@pytest.fixture(scope="module")
-def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcsServer]:
-    log = tmp_path_factory.mktemp("fake-gcs") / "fake-gcs-server.log"
-    try:
-        server = FakeGcsServer(log).start()
-    except EmulatorUnavailable as exc:
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
 
 
 @pytest.fixture
