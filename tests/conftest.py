@@ -15,7 +15,7 @@ import pytest
 from bench.scoring import cer, words
 from ocr_core.config import Settings, reload_settings
 from ocr_core.recognition.extract import result_cache
-from ocr_local.emulators import EmulatorUnavailable, FakeGcsServer
+from ocr_local.emulators import EmulatorChain, EmulatorUnavailable, FakeGcsServer
 
 __all__ = ["cer", "words"]  # the benchmark's scoring, shared with the tests
 
@@ -136,3 +136,29 @@ def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcsServer
         pytest.skip(str(exc))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorChain]:
+    """The cloud wiring on emulators (fake-gcs-server -> Pub/Sub emulator -> functions) for
+    the tests of one module; skips with the reason when an emulator is missing."""
+    emulators = EmulatorChain(work_dir=tmp_path_factory.mktemp("emulators"))
+    try:
+        emulators.start()
+    except EmulatorUnavailable as exc:
+        pytest.skip(f"emulator chain unavailable: {exc}")
+    yield emulators
+    emulators.stop()
+
+
+@pytest.fixture(scope="module")
+def storage_client(chain: EmulatorChain) -> Any:
+    """The official google-cloud-storage client, pointed at the chain's fake-gcs-server."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(
+        project="ocr-local",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": chain.gcs_url},
+    )

@@ -14,43 +14,18 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from ocr_local.emulators import EmulatorChain, EmulatorUnavailable
+from ocr_local.emulators import EmulatorChain
 
 from .conftest import ROOT, TEST_IMAGES, words
 
 pytestmark = pytest.mark.e2e
 
 RESULT_TIMEOUT_S = 60
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorChain]:
-    work = tmp_path_factory.mktemp("emulators")
-    emulators = EmulatorChain(work_dir=work)
-    try:
-        emulators.start()
-    except EmulatorUnavailable as exc:
-        pytest.skip(f"emulator chain unavailable: {exc}")
-    yield emulators
-    emulators.stop()
-
-
-@pytest.fixture(scope="module")
-def storage_client(chain: EmulatorChain) -> Any:
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    return storage.Client(
-        project="ocr-local",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": chain.gcs_url},
-    )
 
 
 def wait_for_result(chain: EmulatorChain, name: str) -> requests.Response:

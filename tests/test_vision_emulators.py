@@ -7,12 +7,11 @@ Skips when gcloud's Pub/Sub emulator (or java) is not on this machine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ocr_local.emulators import EmulatorChain, EmulatorUnavailable
+from ocr_local.emulators import EmulatorChain
 
 from .conftest import TEST_IMAGES, ground_truth, words
 from .documents import image_pdf, page_lines
@@ -22,28 +21,6 @@ from google.api_core import exceptions as api_errors  # noqa: E402
 from google.auth.credentials import AnonymousCredentials  # noqa: E402
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorChain]:
-    emulators = EmulatorChain(work_dir=tmp_path_factory.mktemp("vision-emulators"))
-    try:
-        emulators.start()
-    except EmulatorUnavailable as exc:
-        pytest.skip(f"emulator chain unavailable: {exc}")
-    yield emulators
-    emulators.stop()
-
-
-@pytest.fixture(scope="module")
-def storage_client(chain: EmulatorChain) -> Any:
-    from google.cloud import storage
-
-    return storage.Client(
-        project="ocr-local",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": chain.gcs_url},
-    )
 
 
 @pytest.fixture(scope="module")
