@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from ocr_core import errors
-from ocr_core.engines import get_engine, recognize_many
+from ocr_core.engines import get_engine
 from ocr_core.engines.vision import MAX_BATCH_IMAGES, VisionEngine, _chunks
 from ocr_core.storage.local import generation_of
 
-from .conftest import TEST_IMAGES, words
+from .conftest import TEST_IMAGES
 from .vision_replay import (
     FIXTURE_IMAGE,
     RecordedVisionClient,
@@ -226,7 +226,7 @@ def test_batches_hold_at_most_16_images_in_order() -> None:
     client.errors.update(
         {size: {"code": 3, "message": f"image {i}"} for i, size in enumerate(sizes)}
     )
-    results = recognize_many(VisionEngine(client=client), [Image.new("L", s) for s in sizes])
+    results = VisionEngine(client=client).recognize_many([Image.new("L", s) for s in sizes])
     assert [len(call) for call in client.calls] == [16, 4]
     assert [r.message.rsplit(" ", 1)[-1] for r in results] == [str(i) for i in range(20)]  # type: ignore[union-attr]
 
@@ -237,15 +237,6 @@ def test_batches_are_also_bounded_in_bytes() -> None:
     assert _chunks([10] * 33) == [(0, 16), (16, 32), (32, 33)]
     assert _chunks([20 * mib, 1]) == [(0, 1), (1, 2)]  # an oversized image goes alone
     assert _chunks([]) == []
-
-
-def test_recognize_many_falls_back_to_one_by_one_for_other_engines(settings) -> None:
-    engine = get_engine("tesseract")
-    good = Image.open(TEST_IMAGES / "hello.jpg")
-    results = recognize_many(engine, [good, good], lang="eng")
-    assert all("hello" in words(r.text) for r in results)  # type: ignore[union-attr]
-    bad = recognize_many(engine, [good], lang="xxx")
-    assert isinstance(bad[0], errors.InvalidRequest)
 
 
 # -- the real client library against the replay server: VISION_ENDPOINT is the seam ----------

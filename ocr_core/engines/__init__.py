@@ -8,7 +8,7 @@ import threading
 from .. import memory
 from ..config import Settings, get_settings
 from ..logs import get_logger
-from .base import Engine, OcrOutput, recognize_many
+from .base import Engine, OcrOutput
 
 __all__ = [
     "ENGINE_NAMES",
@@ -16,7 +16,6 @@ __all__ = [
     "OcrOutput",
     "get_engine",
     "preload_in_workers",
-    "recognize_many",
 ]
 
 log = get_logger("engines")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -139,23 +138,3 @@ def recognize_guarded(
     except Exception as exc:
         log.exception("engine failed", extra={"engine": engine.name, "on": what})
         raise EngineError(f"The OCR engine failed on {what}; try again") from exc
-
-
-def recognize_many(
-    engine: Engine, images: Sequence[Image.Image], lang: str | None = None
-) -> list[OcrOutput | OcrError]:
-    """OCR several images: one ``OcrOutput`` or ``OcrError`` per image, in order.
-
-    Engines that batch (Vision: 16 images a request) offer ``recognize_many`` themselves;
-    the others are called image by image. A bad image fails alone, not the whole batch.
-    """
-    batched = getattr(engine, "recognize_many", None)
-    if batched is not None:
-        return list(batched(images, lang=lang))
-    results: list[OcrOutput | OcrError] = []
-    for image in images:
-        try:
-            results.append(engine.recognize(image, lang=lang))
-        except OcrError as exc:
-            results.append(exc)
-    return results

@@ -44,7 +44,7 @@ def _lang(request: flask.Request) -> str | None:
 @guarded
 def dispatch(request: flask.Request) -> flask.Response:
     if vision_api.owns(request.path):
-        return vision_api.handle(request)  # its routes, Google's error shape and access
+        return vision_api.dispatch(request)  # its routes, Google's error shape and access
     route = routes.match(request.method, request.path)
     if route is None or route.function != "upload":
         raise no_route(request, "upload")

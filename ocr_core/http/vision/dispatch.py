@@ -52,7 +52,7 @@ def split(path: str) -> tuple[str, str]:
     return match.group(1).rstrip("/"), match.group(2)
 
 
-def handle(request: flask.Request) -> flask.Response:
+def dispatch(request: flask.Request) -> flask.Response:
     """Answer one ``/v1`` request; never lets an error out in the service's own shape."""
     try:
         return _route(request)
