@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,15 +54,37 @@ def front_door_rss_kib(stack: LocalStack) -> int:
     raise AssertionError("no front door process")
 
 
-def exchange(stack: LocalStack, raw: bytes, timeout_s: float = 10) -> tuple[list[str], float]:
-    """Send ``raw``, read until the server closes; the responses seen and the seconds taken."""
-    started = time.monotonic()
+def send_and_read(stack: LocalStack, raw: bytes, timeout_s: float = 10) -> bytes:
+    """Send ``raw`` on a new connection and read until the server closes it."""
     with socket.create_connection(("127.0.0.1", stack.port), timeout=timeout_s) as sock:
         sock.sendall(raw)
         reply = b""
         while chunk := sock.recv(65536):  # a timeout here: the connection was left open
             reply += chunk
+    return reply
+
+
+def exchange(stack: LocalStack, raw: bytes, timeout_s: float = 10) -> tuple[list[str], float]:
+    """Send ``raw``, read until the server closes; the responses seen and the seconds taken."""
+    started = time.monotonic()
+    reply = send_and_read(stack, raw, timeout_s)
     return responses(reply.decode("latin-1")), time.monotonic() - started
+
+
+def read_while_flooding(sock: socket.socket, flood: Callable[[], None]) -> bytes:
+    """Run ``flood`` on a thread of its own while reading the answer until the door closes
+    the connection (a reset counts as closed); the socket is closed after."""
+    sender = threading.Thread(target=flood, daemon=True)
+    sender.start()
+    reply = b""
+    try:
+        while chunk := sock.recv(65536):
+            reply += chunk
+    except ConnectionResetError:
+        pass
+    sender.join(30)
+    sock.close()
+    return reply
 
 
 def responses(reply: str) -> list[str]:
@@ -128,11 +150,7 @@ def chunked(te: bytes, size_line: bytes) -> bytes:
 def test_ambiguous_framing_is_a_json_400_and_nothing_smuggled_is_answered(
     stack: LocalStack, raw: bytes
 ) -> None:
-    with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as sock:
-        sock.sendall(raw)
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
+    reply = send_and_read(stack, raw)
     seen = responses(reply.decode("latin-1"))
     assert len(seen) == 1, seen  # the request hidden in the body was not answered
     assert json_error(reply) == (400, "invalid_request")
@@ -156,11 +174,7 @@ def test_too_many_headers_is_a_json_431(stack: LocalStack) -> None:
 def test_what_the_functions_server_would_refuse_in_html_is_refused_in_json(
     stack: LocalStack, raw: bytes, expected: int
 ) -> None:
-    with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as sock:
-        sock.sendall(raw)
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
+    reply = send_and_read(stack, raw)
     found = json_error(reply)
     # A long URL read in one piece is the door's 414; in several, h11's 431 as it grows.
     allowed = {(431, "headers_too_large")}
@@ -188,16 +202,7 @@ def test_a_bad_chunk_size_in_a_gigabyte_stream_keeps_memory_flat(stack: LocalSta
         except OSError:
             pass  # the door closed the connection: what it should do
 
-    sender = threading.Thread(target=flood, daemon=True)
-    sender.start()
-    reply = b""
-    try:
-        while chunk := sock.recv(65536):
-            reply += chunk
-    except ConnectionResetError:
-        pass
-    sender.join(30)
-    sock.close()
+    reply = read_while_flooding(sock, flood)
     assert json_error(reply) == (400, "invalid_request")
     grown_mib = (front_door_rss_kib(stack) - before) / 1024
     assert grown_mib < 20, f"the front door grew by {grown_mib:.0f} MiB ({sent[0] >> 20} MiB sent)"
@@ -221,16 +226,7 @@ def test_a_chunked_body_past_the_cap_is_a_413_as_it_passes(stack: LocalStack) ->
         except OSError:
             pass
 
-    sender = threading.Thread(target=flood, daemon=True)
-    sender.start()
-    reply = b""
-    try:
-        while chunk := sock.recv(65536):
-            reply += chunk
-    except ConnectionResetError:
-        pass
-    sender.join(30)
-    sock.close()
+    reply = read_while_flooding(sock, flood)
     assert json_error(reply) == (413, "file_too_large")
     assert (front_door_rss_kib(stack) - before) / 1024 < 40
 
@@ -243,11 +239,7 @@ def test_expect_100_continue_gets_its_go_ahead_or_an_early_final_answer(
         b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n"
     )
     # Over the cap: the final 413 comes at once, and no 100 Continue before it.
-    with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as sock:
-        sock.sendall(head % (50 << 20))
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
+    reply = send_and_read(stack, head % (50 << 20))
     assert not reply.startswith(b"HTTP/1.1 100"), reply[:200]
     assert json_error(reply) == (413, "file_too_large")
     # Within it: 100 Continue, then the answer to the body sent after it.
@@ -268,11 +260,7 @@ def test_a_stalled_body_is_a_408(stack: LocalStack) -> None:
         b"POST /extract-text HTTP/1.1\r\nHost: x\r\nContent-Type: " + FORM + b"\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n5\r\nabc"
     )
-    with socket.create_connection(("127.0.0.1", stack.port), timeout=60) as sock:
-        sock.sendall(raw)
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
+    reply = send_and_read(stack, raw, timeout_s=60)
     status, code = json_error(reply)
     assert (status, code) == (408, "request_timeout")
 
