@@ -1,10 +1,9 @@
-"""One configuration object, read from the environment once per process."""
+"""One configuration object, read from the environment once per process (``Settings.from_env``,
+called by ``ocr_core.runtime`` at each function's entry) and passed down from there."""
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,12 +115,25 @@ class Settings:
         return max(self.max_upload_bytes, self.max_batch_bytes)
 
     @property
+    def max_object_bytes(self) -> int:
+        """Largest input object read whole: an image, or a document (PDF, TIFF)."""
+        return max(self.max_upload_bytes, self.max_document_bytes)
+
+    @property
     def results_bucket_is_input(self) -> bool:
         return self.results_bucket == self.input_bucket
 
     def result_name(self, object_name: str) -> str:
         """Where the result document of ``object_name`` lives in the results bucket."""
         return f"{self.results_prefix}{object_name}.json"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read every knob from the environment; raises ValueError naming a bad one.
+
+        Called once per process, at the function's entry (``ocr_core.runtime``): everything
+        below gets the result passed in, never reads the environment itself."""
+        return _load()
 
 
 def _load() -> Settings:
@@ -201,29 +213,3 @@ def _document_settings() -> dict[str, object]:
             1, _int("MAX_OPERATION_OBJECTS", Settings.max_operation_objects)
         ),
     }
-
-
-@functools.lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """This process's settings, read from the environment once."""
-    return _load()
-
-
-#: Drop what each process cache built from the settings (registered with ``on_reload``).
-_resets: list[Callable[[], None]] = []
-
-
-def on_reload(reset: Callable[[], None]) -> Callable[[], None]:
-    """Register ``reset`` of a cache built from the settings (the engine gate, the result
-    cache, the rate limiter): each is built once, and rebuilt only after ``reload_settings``."""
-    _resets.append(reset)
-    return reset
-
-
-def reload_settings() -> Settings:
-    """Re-read the environment (tests and the local stack change it between runs), and drop
-    every cache built from the old settings: the one public seam for both."""
-    get_settings.cache_clear()
-    for reset in _resets:
-        reset()
-    return get_settings()

@@ -367,13 +367,13 @@ class EmulatorChain:
             )
 
     def _start_gateway(self) -> None:
-        from ocr_core.config import reload_settings
+        from ocr_core.config import Settings
 
         # The same front door as `make run`: every route of ocr_core.http.routes, the same caps.
         self._gateway = FrontDoor(
             (self.host, self.port),
             {name: self.function(name).port for name in ("upload", "results")},
-            reload_settings(),
+            Settings.from_env(),
             health=self.health,
         ).start()
 

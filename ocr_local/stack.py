@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ocr_core.config import reload_settings
+from ocr_core.config import Settings
 from ocr_core.jobs.tasks import local_queue_folder
 from ocr_core.logs import get_logger, setup_logging
 
@@ -134,7 +134,7 @@ class Stack:
         for spec in self.functions:
             self._wait_ready(spec)
         upload, ocr, results = self.functions
-        settings = reload_settings()
+        settings = Settings.from_env()
         # One base URL, routed by ocr_core.http.routes, capped per route as the functions cap.
         gateway = FrontDoor(
             (self.host, self.port),
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     os.environ.update(env)
-    settings = reload_settings()
+    settings = Settings.from_env()
     setup_logging(settings.log_level)
     for bucket in {settings.input_bucket, settings.results_bucket}:
         (data_dir / bucket).mkdir(parents=True, exist_ok=True)

@@ -14,16 +14,17 @@ from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import HTTPException
 
-from ocr_core import engines
+from ocr_core import runtime
 from ocr_core.jobs import dispatch
 
 # The engine model loads in each worker as it starts, not on the first event.
-engines.preload_in_workers()
+runtime.current().jobs.engines.preload_in_workers()
 
 
 @functions_framework.cloud_event
 def on_object_finalized(cloud_event: CloudEvent) -> None:
-    dispatch.on_delivery(cloud_event)
+    # The process's settings and what is built from them, read once (ocr_core.runtime).
+    dispatch.on_delivery(runtime.current().jobs, cloud_event)
 
 
 @functions_framework.errorhandler(Exception)

@@ -6,6 +6,7 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
+from ocr_core import runtime
 from ocr_core.http import guard, results
 
 # Routing errors Flask raises before the function runs answer JSON too, like ours.
@@ -14,4 +15,5 @@ functions_framework.errorhandler(HTTPException)(guard.http_error)
 
 @functions_framework.http
 def get_result(request: flask.Request) -> flask.Response:
-    return results.dispatch(request)
+    # The process's settings and what is built from them, read once (ocr_core.runtime).
+    return results.dispatch(request, runtime.current())

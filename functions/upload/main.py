@@ -6,7 +6,7 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from ocr_core import engines
+from ocr_core import runtime
 from ocr_core.http import guard, upload
 from ocr_core.http.vision import dispatch as vision_api
 
@@ -14,9 +14,10 @@ from ocr_core.http.vision import dispatch as vision_api
 # /v1 in Google's shape).
 functions_framework.errorhandler(HTTPException)(vision_api.routing_error(guard.http_error))
 # The engine model loads in each worker as it starts, not on the first request.
-engines.preload_in_workers()
+runtime.current().jobs.engines.preload_in_workers()
 
 
 @functions_framework.http
 def extract_text(request: flask.Request) -> flask.Response:
-    return upload.dispatch(request)
+    # The process's settings and what is built from them, read once (ocr_core.runtime).
+    return upload.dispatch(request, runtime.current())

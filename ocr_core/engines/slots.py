@@ -14,12 +14,7 @@ a core.
 from __future__ import annotations
 
 import collections
-import contextlib
 import threading
-from collections.abc import Iterator
-
-from .. import memory
-from ..config import get_settings, on_reload
 
 #: Decoded pixels in work per engine thread, on average. With two threads (12 MP): two of
 #: the corpus's 5 MP scans run side by side, two letter pages at 300 dpi (8.4 MP each) do
@@ -30,7 +25,7 @@ from ..config import get_settings, on_reload
 PIXELS_PER_THREAD = 6_000_000
 
 
-class _Gate:
+class Gate:
     """Slots for images in work, first come first served, within a budget of pixels."""
 
     def __init__(self, slots: int) -> None:
@@ -63,42 +58,3 @@ class _Gate:
             self._busy -= 1
             self._pixels -= pixels
             self._changed.notify_all()
-
-
-_gate: _Gate | None = None
-_guard = threading.Lock()
-
-
-def _current_gate() -> _Gate:
-    """This process's gate, sized by the settings on first use."""
-    global _gate
-    with _guard:
-        if _gate is None:
-            _gate = _Gate(get_settings().engine_pool_size)
-        return _gate
-
-
-@on_reload
-def reset() -> None:
-    """Build the gate anew on next use (after the settings or the pixel budget changed)."""
-    global _gate
-    with _guard:
-        _gate = None
-
-
-@contextlib.contextmanager
-def engine_slot(engine: object = None, pixels: int = 0) -> Iterator[None]:
-    """Hold a slot while decoding and recognising an image of ``pixels`` pixels (no
-    engine: decoding alone, which is CPU work too)."""
-    if not getattr(engine, "cpu_bound", True):
-        yield
-        return
-    if pixels > get_settings().max_image_pixels:
-        pixels = 0  # intake refuses it from the header at once: not worth a wait in line
-    gate = _current_gate()  # the one acquired is the one released, even if settings change
-    gate.acquire(pixels)
-    try:
-        yield
-    finally:
-        gate.release(pixels)
-        memory.release_free_memory()  # the image's pages, kept by malloc otherwise

@@ -24,7 +24,7 @@ from collections import OrderedDict
 import flask
 
 from ocr_core import errors
-from ocr_core.config import Settings, on_reload
+from ocr_core.config import Settings
 
 API_KEY_HEADER = "X-API-Key"
 #: Where Google's client libraries put a key (``client_options={"api_key": ...}``): the
@@ -123,26 +123,10 @@ class RateLimiter:
             return wait
 
 
-_limiter: RateLimiter | None = None
-_limiter_guard = threading.Lock()
-
-
-@on_reload
-def _drop_limiter() -> None:
-    global _limiter
-    with _limiter_guard:
-        _limiter = None
-
-
-def rate_limit(request: flask.Request, settings: Settings) -> None:
+def rate_limit(request: flask.Request, settings: Settings, limiter: RateLimiter) -> None:
     """Raise RateLimited (429, with ``Retry-After``) when this client is over its rate."""
-    global _limiter
     if settings.rate_limit_rps <= 0:
         return
-    with _limiter_guard:
-        if _limiter is None:
-            _limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
-        limiter = _limiter
     wait = limiter.acquire(client_id(request, settings.trusted_proxy_hops))
     if wait > 0:
         retry_after = max(1, math.ceil(wait))

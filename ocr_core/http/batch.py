@@ -20,11 +20,12 @@ import flask
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.config import Settings
+from ocr_core.http.context import HttpContext
 from ocr_core.http.forms import MAX_FORM_PARTS, MULTIPART_OVERHEAD, parse_form
 from ocr_core.http.guard import json_response
 from ocr_core.logs import get_logger
-from ocr_core.recognition.extract import extract
+from ocr_core.recognition.extract import Recognizer
 from ocr_core.schema import BatchResponse, failed_document
 
 FIELD = "images"
@@ -32,15 +33,16 @@ FIELD = "images"
 log = get_logger("batch")
 
 
-def batch_extract(request: flask.Request, *, lang: str | None) -> flask.Response:
-    settings = get_settings()
+def batch_extract(request: flask.Request, ctx: HttpContext, *, lang: str | None) -> flask.Response:
+    settings = ctx.settings
     started = time.perf_counter()
-    uploads = _read_items(request)
+    uploads = _read_items(request, settings)
     workers = max(1, min(len(uploads), settings.engine_pool_size))
     # Each thread runs in a copy of this request's context so its log lines keep the id.
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") as pool:
         futures = [
-            pool.submit(contextvars.copy_context().run, _one, data, lang) for _, data in uploads
+            pool.submit(contextvars.copy_context().run, _one, ctx.recognizer, data, lang)
+            for _, data in uploads
         ]
         outcomes = [future.result() for future in futures]
     results = []
@@ -64,13 +66,13 @@ def batch_extract(request: flask.Request, *, lang: str | None) -> flask.Response
     )
 
 
-def _one(data: bytes | errors.OcrError, lang: str | None) -> dict[str, Any]:
+def _one(recognizer: Recognizer, data: bytes | errors.OcrError, lang: str | None) -> dict[str, Any]:
     """One item's outcome: its result document, or its error in the same envelope."""
     started = time.perf_counter()
     try:
         if isinstance(data, errors.OcrError):
             raise data
-        return {"http_status": 200, **extract(data, lang=lang)}
+        return {"http_status": 200, **recognizer.extract(data, lang=lang)}
     except errors.OcrError as exc:
         error = exc
     except Exception:
@@ -82,9 +84,10 @@ def _one(data: bytes | errors.OcrError, lang: str | None) -> dict[str, Any]:
     return {"http_status": error.status, **failed_document(error, processing_time_ms=elapsed_ms)}
 
 
-def _read_items(request: flask.Request) -> list[tuple[str | None, bytes | errors.OcrError]]:
+def _read_items(
+    request: flask.Request, settings: Settings
+) -> list[tuple[str | None, bytes | errors.OcrError]]:
     """(client file name, bytes or the item's own error) per file, in upload order."""
-    settings = get_settings()
     total_limit = settings.max_batch_bytes
     max_items = settings.max_batch_items
     length = request.content_length
@@ -102,7 +105,7 @@ def _read_items(request: flask.Request) -> list[tuple[str | None, bytes | errors
     request.max_content_length = total_limit + MULTIPART_OVERHEAD
     request.max_form_parts = max_items + MAX_FORM_PARTS
     try:
-        files = parse_form(request)  # strict, limits and a read timeout while reading
+        files = parse_form(request, settings)  # strict, limits and a read timeout while reading
     except RequestEntityTooLarge:
         if length is not None:  # the size was checked above: too many parts it is
             raise errors.TooManyFiles(

@@ -11,7 +11,7 @@ from typing import Any
 import flask
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.config import Settings
 from ocr_core.jobs.renditions import rendition_name, shard_loader, source_of
 from ocr_core.recognition.render import (
     Format,
@@ -28,21 +28,24 @@ STORED_MAX_BYTES = 32 * 1024 * 1024
 
 
 def file_response(
-    fmt: Format, result: dict[str, Any], name: str, source: bytes | None = None
+    settings: Settings,
+    fmt: Format,
+    result: dict[str, Any],
+    name: str,
+    source: bytes | None = None,
 ) -> flask.Response:
     """``result`` rendered in ``fmt`` as a download. ``source``: the bytes OCRed, when the
     caller has them (an upload); otherwise the input bucket's object is read."""
     require_done(result)
     loader = None
     if source is None:  # a stored result (not an upload's): its files may lie beside it
-        settings = get_settings()
-        results = open_bucket(settings.results_bucket)
-        stored = _stored(results, fmt, result, name)
+        results = open_bucket(settings, settings.results_bucket)
+        stored = _stored(settings, results, fmt, result, name)
         if stored is not None:
             return _attachment(stored, fmt, name)
         loader = shard_loader(results)
         if fmt.needs_source:
-            source = source_of(result, settings)
+            source = source_of(settings, result)
     chunks = render(fmt, result, name=name, source=source, load_shard=loader)
     return _attachment(_started(chunks), fmt, name)
 
@@ -59,10 +62,11 @@ def _started(chunks: Iterator[bytes]) -> Iterator[bytes]:
     return rest()
 
 
-def _stored(results: Any, fmt: Format, result: dict[str, Any], name: str) -> Iterator[bytes] | None:
+def _stored(
+    settings: Settings, results: Any, fmt: Format, result: dict[str, Any], name: str
+) -> Iterator[bytes] | None:
     """The copy written beside the result (``OUTPUT_FORMATS``), if it is newer than the
     result itself: an older one belongs to an earlier version of the object."""
-    settings = get_settings()
     info = results.stat(rendition_name(settings, name, fmt))
     own = results.stat(settings.result_name(name))
     if info is None or own is None or info.generation < own.generation:

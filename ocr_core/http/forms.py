@@ -15,7 +15,7 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.formparser import FormDataParser
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.config import Settings
 from ocr_core.http import routes
 
 MULTIPART_OVERHEAD = routes.MULTIPART_OVERHEAD
@@ -44,14 +44,13 @@ def bound_body_reads(request: flask.Request, timeout_s: float) -> None:
             sock.settimeout(timeout_s)
 
 
-def parse_form(request: flask.Request) -> MultiDict[str, FileStorage]:
+def parse_form(request: flask.Request, settings: Settings) -> MultiDict[str, FileStorage]:
     """The request's files, parsed strictly and with a bounded wait for a stalled body.
 
     Set ``request.max_content_length`` first. A stalled body is a 408, one that ends
     before its Content-Length or a malformed form a 400; RequestEntityTooLarge passes
     through for the caller to word.
     """
-    settings = get_settings()
     request.form_data_parser_class = StrictFormDataParser
     bound_body_reads(request, settings.body_read_timeout_s)
     try:
@@ -79,9 +78,10 @@ def parse_form(request: flask.Request) -> MultiDict[str, FileStorage]:
         ) from exc
 
 
-def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, str | None]:
+def read_upload(
+    request: flask.Request, settings: Settings, field: str = "image"
+) -> tuple[bytes, str | None]:
     """Bytes and client file name of the one file in ``field``, limits enforced while reading."""
-    settings = get_settings()
     limit = settings.max_upload_bytes
     if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
         raise errors.FileTooLarge(
@@ -100,7 +100,7 @@ def read_upload(request: flask.Request, field: str = "image") -> tuple[bytes, st
         )
     request.max_content_length = limit + MULTIPART_OVERHEAD
     request.max_form_parts = MAX_FORM_PARTS
-    files = parse_form(request)
+    files = parse_form(request, settings)
     uploads = files.getlist(field)
     if not uploads:
         others = sorted(set(files.keys()))

@@ -18,9 +18,9 @@ import flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ocr_core import errors
-from ocr_core.config import get_settings
 from ocr_core.http import routes
-from ocr_core.logs import get_logger, log_context, setup_logging, trace_fields
+from ocr_core.http.context import HttpContext
+from ocr_core.logs import get_logger, log_context, trace_fields
 from ocr_core.schema import Error, ErrorDetail, error_body
 
 log = get_logger("http")
@@ -37,7 +37,7 @@ _HTTP_CODES = {
     429: "rate_limited",
 }
 
-Handler = Callable[[flask.Request], flask.Response]
+Handler = Callable[[flask.Request, HttpContext], flask.Response]
 
 
 def json_response(
@@ -74,13 +74,12 @@ def guarded(handler: Handler) -> Handler:
     """Wrap an HTTP entry point: request id, timing header, JSON errors, access log."""
 
     @functools.wraps(handler)
-    def wrapper(request: flask.Request) -> flask.Response:
-        setup_logging(get_settings().log_level)
+    def wrapper(request: flask.Request, ctx: HttpContext) -> flask.Response:
         request_id = _request_id(request)
         started = time.perf_counter()
         with log_context(request_id=request_id, **trace_fields(request.headers)):
             try:
-                response = handler(request)
+                response = handler(request, ctx)
             except errors.RateLimited as exc:
                 response = error_response(exc, {"Retry-After": str(exc.retry_after_s)})
             except errors.Unauthorized as exc:
@@ -91,7 +90,7 @@ def guarded(handler: Handler) -> Handler:
             except errors.OcrError as exc:
                 response = error_response(exc)
             except RequestEntityTooLarge:
-                limit = get_settings().max_upload_bytes
+                limit = ctx.settings.max_upload_bytes
                 response = error_response(
                     errors.FileTooLarge(
                         f"The request body is larger than the {limit}-byte limit", limit_bytes=limit

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ocr_core import __version__, errors
-from ocr_core.config import Settings, get_settings
+from ocr_core.config import Settings
 from ocr_core.http import routes
 from ocr_core.http.routes import UPLOAD_ERRORS
 from ocr_core.http.vision import openapi as vision_openapi
@@ -721,8 +721,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
     return paths
 
 
-def document(settings: Settings | None = None) -> dict[str, Any]:
-    settings = settings or get_settings()
+def document(settings: Settings) -> dict[str, Any]:
     paths = _paths(settings)
     return {
         "openapi": "3.1.0",

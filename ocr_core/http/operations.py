@@ -17,7 +17,7 @@ from urllib.parse import quote
 import flask
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.http.context import HttpContext
 from ocr_core.http.guard import json_response
 from ocr_core.http.routes import MAX_JSON_BODY
 from ocr_core.jobs import operations
@@ -25,66 +25,67 @@ from ocr_core.jobs.documents import start_batch, write_cancelled_results
 from ocr_core.jobs.layout import check_not_reserved, reserved_reason
 from ocr_core.names import is_valid_object_name, validate_object_name
 from ocr_core.recognition.render import parse_formats
-from ocr_core.storage import open_bucket
 
 MAX_BODY = MAX_JSON_BODY
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 
 
-def start(request: flask.Request) -> flask.Response:
-    return _start(request)
+def start(request: flask.Request, ctx: HttpContext) -> flask.Response:
+    return _start(request, ctx)
 
 
-def list_operations(request: flask.Request) -> flask.Response:
-    return _list(request)
+def list_operations(request: flask.Request, ctx: HttpContext) -> flask.Response:
+    return _list(request, ctx)
 
 
-def get(request: flask.Request, id: str) -> flask.Response:
-    op = operations.require(id)
-    return json_response(_render(request, op), headers=_no_store(op))
+def get(request: flask.Request, ctx: HttpContext, id: str) -> flask.Response:
+    op = operations.require(ctx.settings, id)
+    return json_response(_render(request, ctx, op), headers=_no_store(op))
 
 
-def cancel(request: flask.Request, id: str) -> flask.Response:
-    op, stopped = operations.cancel(operations.validate_id(id))
-    write_cancelled_results(op, stopped)
-    return json_response(_render(request, op))
+def cancel(request: flask.Request, ctx: HttpContext, id: str) -> flask.Response:
+    op, stopped = operations.cancel(ctx.settings, operations.validate_id(id))
+    write_cancelled_results(ctx.jobs, op, stopped)
+    return json_response(_render(request, ctx, op))
 
 
 def _no_store(op: dict[str, Any]) -> dict[str, str]:
     return {} if op["done"] else {"Cache-Control": "no-store", "Retry-After": "2"}
 
 
-def _render(request: flask.Request, op: dict[str, Any]) -> dict[str, Any]:
+def _render(request: flask.Request, ctx: HttpContext, op: dict[str, Any]) -> dict[str, Any]:
     """The stored operation plus each document's ``results_url``."""
-    base = get_settings().results_base_url or request.host_url.rstrip("/")
+    base = ctx.settings.results_base_url or request.host_url.rstrip("/")
     body = copy.deepcopy(op)
     for doc in body["metadata"]["documents"]:
         doc["results_url"] = f"{base}/results/{quote(doc['object']['name'])}"
     return body
 
 
-def _list(request: flask.Request) -> flask.Response:
+def _list(request: flask.Request, ctx: HttpContext) -> flask.Response:
     raw_size = request.args.get("page_size", str(DEFAULT_PAGE_SIZE))
     if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
         raise errors.InvalidRequest(
             f"page_size must be a number from 1 to {MAX_PAGE_SIZE}", parameter="page_size"
         )
-    ops, token = operations.list_page(int(raw_size), request.args.get("page_token") or None)
-    body: dict[str, Any] = {"operations": [_render(request, op) for op in ops]}
+    ops, token = operations.list_page(
+        ctx.settings, int(raw_size), request.args.get("page_token") or None
+    )
+    body: dict[str, Any] = {"operations": [_render(request, ctx, op) for op in ops]}
     if token:
         body["next_page_token"] = token
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 
-def _start(request: flask.Request) -> flask.Response:
+def _start(request: flask.Request, ctx: HttpContext) -> flask.Response:
     spec = _json_body(request)
     objects, prefix = spec.get("objects"), spec.get("prefix")
     if (objects is None) == (prefix is None):
         raise errors.InvalidRequest(
             'Send either {"objects": ["name", ...]} or {"prefix": "folder/"}'
         )
-    settings = get_settings()
-    source = open_bucket(settings.input_bucket)
+    settings = ctx.settings
+    source = ctx.jobs.input
     limit = settings.max_operation_objects
     if objects is not None:
         if (
@@ -131,8 +132,8 @@ def _start(request: flask.Request) -> flask.Response:
         request_echo = {"prefix": prefix}
     if spec.get("output_formats") is not None:  # files beside each result: docs/formats.md
         request_echo["output_formats"] = list(parse_formats(spec["output_formats"]))
-    op = start_batch(found, request_echo)
-    body = _render(request, op)
+    op = start_batch(ctx.jobs, found, request_echo)
+    body = _render(request, ctx, op)
     location = f"{request.host_url.rstrip('/')}/{op['name']}"
     return json_response(body, 202, {"Location": location, "Cache-Control": "no-store"})
 

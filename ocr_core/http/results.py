@@ -8,9 +8,9 @@ import functools
 import flask
 
 from ocr_core import errors
-from ocr_core.config import get_settings
 from ocr_core.http import routes
 from ocr_core.http.access import check_api_key
+from ocr_core.http.context import HttpContext
 from ocr_core.http.guard import Handler, guarded, json_response, no_route
 from ocr_core.jobs.layout import check_not_reserved
 from ocr_core.jobs.operations import progress_for_object
@@ -18,7 +18,6 @@ from ocr_core.jobs.store import load_json
 from ocr_core.names import validate_object_name
 from ocr_core.recognition import render
 from ocr_core.schema import Health, Pending
-from ocr_core.storage import open_bucket
 
 FORMATS = ("json", "text", *render.FORMATS)
 
@@ -28,7 +27,7 @@ def _readable_from_any_origin(handler: Handler) -> Handler:
     URL in the cloud: let browsers read them (no credentials, so ``*`` is safe)."""
 
     @functools.wraps(handler)
-    def wrapper(request: flask.Request) -> flask.Response:
+    def wrapper(request: flask.Request, ctx: HttpContext) -> flask.Response:
         if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
             # A CORS preflight (the page sends X-API-Key) carries no key of its own.
             response = flask.Response(status=204)
@@ -36,7 +35,7 @@ def _readable_from_any_origin(handler: Handler) -> Handler:
             response.headers["Access-Control-Allow-Headers"] = "X-API-Key"
             response.headers["Access-Control-Max-Age"] = "600"
         else:
-            response = handler(request)
+            response = handler(request, ctx)
         response.headers.setdefault("Access-Control-Allow-Origin", "*")
         return response
 
@@ -45,34 +44,33 @@ def _readable_from_any_origin(handler: Handler) -> Handler:
 
 @_readable_from_any_origin
 @guarded
-def dispatch(request: flask.Request) -> flask.Response:
+def dispatch(request: flask.Request, ctx: HttpContext) -> flask.Response:
     route = routes.match(request.method, request.path)
     if route is routes.HEALTH:
         return json_response(Health("ok").to_dict())  # each function answers its own health
     if route is None or route.function != "results":
         raise no_route(request, "results")
-    check_api_key(request, get_settings())
+    check_api_key(request, ctx.settings)
     params = route.params(request.path) or {}
-    return get_result(request, params["object"])
+    return get_result(request, ctx, params["object"])
 
 
-def get_result(request: flask.Request, object: str) -> flask.Response:
+def get_result(request: flask.Request, ctx: HttpContext, object: str) -> flask.Response:
     fmt = request.args.get("format", "json").lower()
     if fmt not in FORMATS:
         raise errors.InvalidRequest(
             f"format must be one of {', '.join(FORMATS)}", parameter="format"
         )
-    settings = get_settings()
+    settings = ctx.settings
     # Operations and shards live in the results bucket too: they are never served here.
     name = check_not_reserved(validate_object_name(object), settings)
-    results = open_bucket(settings.results_bucket)
-    source = open_bucket(settings.input_bucket)
+    results, source = ctx.jobs.results, ctx.jobs.input
     result_name = settings.result_name(name)
 
     document = _load(results, result_name, name)
     current = source.stat(name)
     if document is not None and not _superseded(document, current):
-        return _render(document, fmt, name)
+        return _render(ctx, document, fmt, name)
     if current is not None:
         return json_response(
             Pending(
@@ -81,13 +79,13 @@ def get_result(request: flask.Request, object: str) -> flask.Response:
                 object=name,
                 generation=str(current.generation),
                 # Documents (PDF, multi-page TIFF): the operation and its pages done so far.
-                **progress_for_object(settings.input_bucket, name, current.generation),
+                **progress_for_object(settings, settings.input_bucket, name, current.generation),
             ).to_dict(),
             202,
             {"Retry-After": "2", "Cache-Control": "no-store"},
         )
     if document is not None:  # the source was deleted; its result stays readable
-        return _render(document, fmt, name)
+        return _render(ctx, document, fmt, name)
     raise errors.NotFound(f"No object and no result named {name!r}", object=name)
 
 
@@ -111,13 +109,13 @@ def _superseded(document: dict[str, object], current: object) -> bool:
         return False
 
 
-def _render(document: dict[str, object], fmt: str, name: str) -> flask.Response:
+def _render(ctx: HttpContext, document: dict[str, object], fmt: str, name: str) -> flask.Response:
     if fmt == "json":
         return json_response(document)
     if fmt in render.FORMATS:  # files: docs/formats.md
         from ocr_core.http.formats import file_response
 
-        return file_response(render.FORMATS[fmt], document, name)
+        return file_response(ctx.settings, render.FORMATS[fmt], document, name)
     if document.get("status") == "failed":
         error = document.get("error") or {}
         raise errors.ResultFailed(

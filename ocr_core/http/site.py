@@ -17,6 +17,7 @@ import flask
 
 from ocr_core import errors
 from ocr_core.http import openapi
+from ocr_core.http.context import HttpContext
 from ocr_core.http.guard import json_response
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -44,19 +45,19 @@ def _asset_names() -> dict[str, Path]:
 _ASSETS = _asset_names()
 
 
-def openapi_json(request: flask.Request) -> flask.Response:
-    response = json_response(openapi.document())
+def openapi_json(request: flask.Request, ctx: HttpContext) -> flask.Response:
+    response = json_response(openapi.document(ctx.settings))
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "no-cache"
     return response
 
 
-def page(request: flask.Request) -> flask.Response:
+def page(request: flask.Request, ctx: HttpContext) -> flask.Response:
     name = PAGES[request.path.rstrip("/") or "/"]
     return _send(request, name, _ASSETS[name])
 
 
-def asset(request: flask.Request, asset: str) -> flask.Response:
+def asset(request: flask.Request, ctx: HttpContext, asset: str) -> flask.Response:
     file = _ASSETS.get(asset)
     if file is None:
         raise errors.NotFound(f"No file {request.path!r}")

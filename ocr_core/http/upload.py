@@ -10,25 +10,22 @@ from urllib.parse import quote
 import flask
 
 from ocr_core import errors
-from ocr_core.config import get_settings
-from ocr_core.engines.slots import engine_slot
 from ocr_core.http import batch, operations, routes, site
 from ocr_core.http.access import check_api_key, rate_limit
+from ocr_core.http.context import HttpContext
 from ocr_core.http.forms import read_upload
 from ocr_core.http.guard import guarded, json_response, no_route
 from ocr_core.http.vision import dispatch as vision_api
 from ocr_core.names import safe_upload_name
 from ocr_core.recognition import render
-from ocr_core.recognition.extract import extract
 from ocr_core.recognition.intake import load_image, pixel_count
 from ocr_core.schema import Accepted, Health, ImageMetadata
-from ocr_core.storage import open_bucket
 
 MODES = ("sync", "async")
 
 
-def _results_url(request: flask.Request, name: str) -> str:
-    base = get_settings().results_base_url or request.host_url.rstrip("/")
+def _results_url(request: flask.Request, ctx: HttpContext, name: str) -> str:
+    base = ctx.settings.results_base_url or request.host_url.rstrip("/")
     return f"{base}/results/{quote(name)}"
 
 
@@ -42,28 +39,27 @@ def _lang(request: flask.Request) -> str | None:
 
 
 @guarded
-def dispatch(request: flask.Request) -> flask.Response:
+def dispatch(request: flask.Request, ctx: HttpContext) -> flask.Response:
     if vision_api.owns(request.path):
-        return vision_api.dispatch(request)  # its routes, Google's error shape and access
+        return vision_api.dispatch(request, ctx)  # its routes, Google's error shape and access
     route = routes.match(request.method, request.path)
     if route is None or route.function != "upload":
         raise no_route(request, "upload")
     if not route.public:
-        settings = get_settings()
         # Cheapest first: a flood of POSTs (key guessing included) is refused before any
         # key check or body read; then the key, for every API route.
         if request.method == "POST":
-            rate_limit(request, settings)
-        check_api_key(request, settings)
+            rate_limit(request, ctx.settings, ctx.limiter)
+        check_api_key(request, ctx.settings)
     params = route.params(request.path) or route.params(request.path.rstrip("/")) or {}
-    return _HANDLERS[route.name](request, **params)
+    return _HANDLERS[route.name](request, ctx, **params)
 
 
-def _health(request: flask.Request) -> flask.Response:
+def _health(request: flask.Request, ctx: HttpContext) -> flask.Response:
     return json_response(Health("ok").to_dict())
 
 
-def _extract_text(request: flask.Request) -> flask.Response:
+def _extract_text(request: flask.Request, ctx: HttpContext) -> flask.Response:
     mode = request.args.get("mode", "sync").lower()
     if mode not in MODES:
         raise errors.InvalidRequest(f"mode must be one of {', '.join(MODES)}", parameter="mode")
@@ -75,33 +71,33 @@ def _extract_text(request: flask.Request) -> flask.Response:
             "format applies to mode=sync; fetch GET /results/<name>?format=... later",
             parameter="format",
         )
-    data, filename = read_upload(request)
+    data, filename = read_upload(request, ctx.settings)
     if mode == "async":
-        return _store_for_later(request, data, filename)
-    document = extract(data, lang=lang)
+        return _store_for_later(request, ctx, data, filename)
+    document = ctx.recognizer.extract(data, lang=lang)
     if file_format is not None:  # the file itself: docs/formats.md
         from ocr_core.http.formats import file_response
 
-        return file_response(file_format, document, filename or "upload", source=data)
+        return file_response(ctx.settings, file_format, document, filename or "upload", source=data)
     return json_response(document)
 
 
-def _batch_extract(request: flask.Request) -> flask.Response:
-    return batch.batch_extract(request, lang=_lang(request))
+def _batch_extract(request: flask.Request, ctx: HttpContext) -> flask.Response:
+    return batch.batch_extract(request, ctx, lang=_lang(request))
 
 
-def _store_for_later(request: flask.Request, data: bytes, filename: str | None) -> flask.Response:
-    settings = get_settings()
+def _store_for_later(
+    request: flask.Request, ctx: HttpContext, data: bytes, filename: str | None
+) -> flask.Response:
+    settings = ctx.settings
     # Validate now: a client learns about a broken file at once, not from a failed result.
-    with engine_slot(pixels=pixel_count(data)):
+    with ctx.jobs.engines.slot(pixels=pixel_count(data)):
         image = load_image(
             data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
         )
     name = safe_upload_name(filename, image.format)
-    info = open_bucket(settings.input_bucket).write(
-        name, data, image.mime_type, if_generation_match=0
-    )
-    url = _results_url(request, name)
+    info = ctx.jobs.input.write(name, data, image.mime_type, if_generation_match=0)
+    url = _results_url(request, ctx, name)
     return json_response(
         Accepted(
             success=True,

@@ -11,28 +11,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.jobs.context import JobContext
 from ocr_core.jobs.documents import run_task, start_for_object
 from ocr_core.jobs.events import EventError, parse_cloud_event
 from ocr_core.jobs.images import Outcome
 from ocr_core.jobs.images import process_object as process_image
 from ocr_core.jobs.tasks import parse_task
 from ocr_core.jobs.vision_operations import after_task as vision_outputs_after_task
-from ocr_core.logs import get_logger, log_context, setup_logging
+from ocr_core.logs import get_logger, log_context
 from ocr_core.schema import Error, ErrorDetail, error_body
 
 log = get_logger("ocr")
 
 
-def on_delivery(cloud_event: Any) -> Outcome | None:
+def on_delivery(ctx: JobContext, cloud_event: Any) -> Outcome | None:
     """Process one delivery. Returns normally to acknowledge it; raises to have it retried."""
-    setup_logging(get_settings().log_level)
     with log_context(event_id=str(cloud_event["id"]), event_type=cloud_event["type"]):
         try:
             task = parse_task(cloud_event)
             if task is not None:  # a page-range task of an operation (jobs.documents)
-                outcome = run_task(task)
-                vision_outputs_after_task(task.operation)  # Vision's output files, once done
+                outcome = run_task(ctx, task)
+                vision_outputs_after_task(ctx, task.operation)  # Vision's output files, once done
                 return Outcome(f"task:{outcome}")
             event = parse_cloud_event(cloud_event)
         except EventError as exc:
@@ -44,7 +43,7 @@ def on_delivery(cloud_event: Any) -> Outcome | None:
             return None
         with log_context(bucket=event.bucket, object=event.name, generation=event.generation):
             age_s = event_age_s(event.event_time)
-            max_age_s = get_settings().event_max_age_s
+            max_age_s = ctx.settings.event_max_age_s
             if max_age_s and age_s is not None and age_s > max_age_s:
                 # Retries of an event that kept failing must end somewhere: acknowledge it.
                 log.error(
@@ -53,7 +52,7 @@ def on_delivery(cloud_event: Any) -> Outcome | None:
                 )
                 return None
             try:
-                return process_object(event.bucket, event.name, event.generation)
+                return process_object(ctx, event.bucket, event.name, event.generation)
             except errors.OcrError as exc:
                 if not exc.permanent:
                     raise  # the platform delivers it again
@@ -74,7 +73,6 @@ def failed_delivery(exc: BaseException, http_status: int | None) -> tuple[int, d
     so Pub/Sub and Eventarc do not redeliver it for days. A passing fault answers 503 and
     anything else 500, so that the platform retries (bounded by ``EVENT_MAX_AGE_S``).
     """
-    setup_logging(get_settings().log_level)
     # The first line only: functions-framework's own 400 goes on with the request's
     # headers (an Authorization header among them), which belong in no log.
     summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
@@ -116,6 +114,6 @@ def event_age_s(event_time: str | None, now: datetime | None = None) -> float | 
     return ((now or datetime.now(UTC)) - happened).total_seconds()
 
 
-def process_object(bucket: str, name: str, generation: int | None) -> Outcome:
+def process_object(ctx: JobContext, bucket: str, name: str, generation: int | None) -> Outcome:
     """One object of the input bucket -> its result (an image) or its operation (a document)."""
-    return process_image(bucket, name, generation, on_document=start_for_object)
+    return process_image(ctx, bucket, name, generation, on_document=start_for_object)

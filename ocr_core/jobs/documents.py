@@ -20,9 +20,8 @@ import time
 from typing import Any
 
 from ocr_core import __version__, errors
-from ocr_core.config import get_settings
-from ocr_core.engines import get_engine
 from ocr_core.jobs import operations, progress
+from ocr_core.jobs.context import JobContext
 from ocr_core.jobs.images import process_object
 from ocr_core.jobs.layout import shard_name
 from ocr_core.jobs.operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
@@ -45,71 +44,70 @@ from ocr_core.schema import (
     failed_document,
     utc_now,
 )
-from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
+from ocr_core.storage import Bucket, PreconditionFailed
 
 log = get_logger("documents.jobs")
 
 MIME = {"pdf": "application/pdf", "tiff": "image/tiff"}
 
 
-def read_limit() -> int:
-    settings = get_settings()
-    return max(settings.max_upload_bytes, settings.max_document_bytes)
-
-
 # --- starting operations ----------------------------------------------------------------
 
 
-def start_for_object(bucket: str, name: str, generation: int, data: bytes) -> dict[str, Any]:
+def start_for_object(
+    ctx: JobContext, bucket: str, name: str, generation: int, data: bytes
+) -> dict[str, Any]:
     """A document landed in the input bucket: start (or find) its operation and plan it
     with the bytes already read. A duplicate event finds the first operation."""
     op_id = operations.new_id()
-    holder = operations.claim_object(bucket, name, generation, op_id, replace=False)
-    op = operations.get(holder)
+    holder = operations.claim_object(ctx.settings, bucket, name, generation, op_id, replace=False)
+    op = operations.get(ctx.settings, holder)
     if op is None:  # ours, or a claim whose operation was never written (crash): write it
         op = operations.new_operation(
             holder,
-            [operations.document_entry(bucket, name, generation)],
+            [operations.document_entry(ctx.settings, bucket, name, generation)],
             "storage_event",
             {"objects": [name]},
         )
         try:
-            operations.create(op)
+            operations.create(ctx.settings, op)
         except PreconditionFailed:
-            op = operations.require(holder)
+            op = operations.require(ctx.settings, holder)
     elif holder != op_id:
         log.info("document already has an operation", extra={"operation": op["name"]})
     for index, doc in enumerate(op["metadata"]["documents"]):
         if doc["object"]["name"] == name and doc["object"]["generation"] == str(generation):
-            plan(Task("plan", holder, index), data=data)
-    return operations.get(holder) or op
+            plan(ctx, Task("plan", holder, index), data=data)
+    return operations.get(ctx.settings, holder) or op
 
 
-def start_batch(objects: list[tuple[str, str, int]], request: dict[str, Any]) -> dict[str, Any]:
+def start_batch(
+    ctx: JobContext, objects: list[tuple[str, str, int]], request: dict[str, Any]
+) -> dict[str, Any]:
     """Start an operation over ``(bucket, name, generation)`` objects; planning happens in
     the OCR function, one ``plan`` task per object."""
     op_id = operations.new_id()
-    docs = [operations.document_entry(b, n, g) for b, n, g in objects]
-    op = operations.create(operations.new_operation(op_id, docs, "api", request))
+    docs = [operations.document_entry(ctx.settings, b, n, g) for b, n, g in objects]
+    op = operations.create(ctx.settings, operations.new_operation(op_id, docs, "api", request))
     for bucket, name, generation in objects:
-        operations.claim_object(bucket, name, generation, op_id, replace=True)
-    publish([Task("plan", op_id, index) for index in range(len(objects))])
+        operations.claim_object(ctx.settings, bucket, name, generation, op_id, replace=True)
+    publish(ctx.settings, [Task("plan", op_id, index) for index in range(len(objects))])
     return op
 
 
 # --- tasks -------------------------------------------------------------------------------
 
 
-def run_task(task: Task) -> str:
+def run_task(ctx: JobContext, task: Task) -> str:
     """Run one delivered task; returns what happened. Raises TransientError to be retried."""
     with log_context(operation=task.operation, document=task.index, task=task.kind):
         if task.kind == "plan":
-            return plan(task)
-        return run_pages(task)
+            return plan(ctx, task)
+        return run_pages(ctx, task)
 
 
-def _document(task: Task) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    op = operations.get(task.operation)
+def _document(ctx: JobContext, task: Task) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    op = operations.get(ctx.settings, task.operation)
     if op is None:
         log.warning("task for an unknown operation acknowledged")
         return None
@@ -120,27 +118,27 @@ def _document(task: Task) -> tuple[dict[str, Any], dict[str, Any]] | None:
     return op, docs[task.index]
 
 
-def plan(task: Task, data: bytes | None = None) -> str:
-    found = _document(task)
+def plan(ctx: JobContext, task: Task, data: bytes | None = None) -> str:
+    found = _document(ctx, task)
     if found is None:
         return "unknown"
     op, doc = found
     if op["done"] or doc["state"] != QUEUED:
         return "skipped"
-    settings = get_settings()
+    settings = ctx.settings
     obj = doc["object"]
     generation = int(obj["generation"])
-    source = open_bucket(obj["bucket"])
+    source = ctx.bucket(obj["bucket"])
     try:
         _check_current(source, obj["name"], generation)
-        if _reuse_result(task, doc):
+        if _reuse_result(ctx, task, doc):
             return "reused"
         if data is None:
-            data = source.read(obj["name"], max_bytes=read_limit())
+            data = source.read(obj["name"], max_bytes=ctx.settings.max_object_bytes)
         kind = document_kind(data)
         if kind is None:
-            return _run_image(task, obj, op)
-        with open_document(data, kind) as document:
+            return _run_image(ctx, task, obj, op)
+        with open_document(data, kind, settings) as document:
             page_count = document.page_count
             sha256, size = document.sha256, document.size_bytes
         longest = shard_name(settings, obj["name"], page_count, page_count, page_count)
@@ -152,13 +150,15 @@ def plan(task: Task, data: bytes | None = None) -> str:
     except errors.OcrError as exc:
         if not exc.permanent:
             raise
-        fail(task, exc)
+        fail(ctx, task, exc)
         return "failed"
     ranges = page_ranges(page_count, settings.document_shard_pages)
     shards = [shard_name(settings, obj["name"], f, last, page_count) for f, last in ranges]
     # Queue first, record second: a crash in between leaves the document queued, and the
     # next delivery plans it again (duplicate page tasks are harmless), never stuck.
-    publish([Task("pages", task.operation, task.index, f, last) for f, last in ranges])
+    publish(
+        ctx.settings, [Task("pages", task.operation, task.index, f, last) for f, last in ranges]
+    )
 
     def record(op: dict[str, Any]) -> bool:
         if not operations.move(
@@ -177,7 +177,7 @@ def plan(task: Task, data: bytes | None = None) -> str:
         operations.settle(op)
         return True
 
-    operations.update(task.operation, record)
+    operations.update(ctx.settings, task.operation, record)
     log.info("document planned", extra={"pages": page_count, "shards": len(ranges)})
     return "planned"
 
@@ -193,10 +193,10 @@ def _check_current(source: Bucket, name: str, generation: int) -> None:
         )
 
 
-def _reuse_result(task: Task, doc: dict[str, Any]) -> bool:
+def _reuse_result(ctx: JobContext, task: Task, doc: dict[str, Any]) -> bool:
     """An object already finished at this generation keeps its result (a batch over a
     prefix does not redo work); only a cancelled result is redone."""
-    existing = load_json(open_bucket(doc["result"]["bucket"]), doc["result"]["name"])
+    existing = load_json(ctx.bucket(doc["result"]["bucket"]), doc["result"]["name"])
     if existing is None:
         return False
     stored = (existing.get("object") or {}).get("generation")
@@ -207,31 +207,29 @@ def _reuse_result(task: Task, doc: dict[str, Any]) -> bool:
         "object_replaced",
     ):
         return False
-    _record_finished(task, existing)
+    _record_finished(ctx, task, existing)
     return True
 
 
-def _run_image(task: Task, obj: dict[str, Any], op: dict[str, Any]) -> str:
+def _run_image(ctx: JobContext, task: Task, obj: dict[str, Any], op: dict[str, Any]) -> str:
     """A plain image in a batch: the image job does it, one page."""
     outcome = process_object(
-        obj["bucket"], obj["name"], int(obj["generation"]), on_document=start_for_object
+        ctx, obj["bucket"], obj["name"], int(obj["generation"]), on_document=start_for_object
     )
     if outcome.action == "ignored":  # a name no result can be stored under: never retried
         raise errors.InvalidObjectName(f"The object name {obj['name'][:200]!r} is not usable")
     # A duplicate or a stale delivery carries no document: the stored one is the result.
-    result = outcome.document or load_json(
-        open_bucket(get_settings().results_bucket), _result_name(obj)
-    )
+    result = outcome.document or load_json(ctx.results, ctx.settings.result_name(obj["name"]))
     if result is None:
         raise errors.StorageError("The image result did not appear; retry")
     formats = (op["metadata"].get("request") or {}).get("output_formats")
     if formats:  # the operation's own choice of files (docs/formats.md)
-        write_renditions(result, tuple(formats), retry=False)
-    _record_finished(task, result)
+        write_renditions(ctx.settings, result, tuple(formats), retry=False)
+    _record_finished(ctx, task, result)
     return "image"
 
 
-def _record_finished(task: Task, result: dict[str, Any]) -> None:
+def _record_finished(ctx: JobContext, task: Task, result: dict[str, Any]) -> None:
     failed = result.get("status") == "failed"
     pages = int((result.get("document") or {}).get("page_count") or 1)
 
@@ -250,11 +248,11 @@ def _record_finished(task: Task, result: dict[str, Any]) -> None:
         operations.settle(op)
         return True
 
-    operations.update(task.operation, mutate)
+    operations.update(ctx.settings, task.operation, mutate)
 
 
-def run_pages(task: Task) -> str:
-    found = _document(task)
+def run_pages(ctx: JobContext, task: Task) -> str:
+    found = _document(ctx, task)
     if found is None:
         return "unknown"
     op, doc = found
@@ -263,28 +261,28 @@ def run_pages(task: Task) -> str:
         raise errors.TransientError("The document's plan is not recorded yet; retry")
     if op["done"] or doc["state"] != RUNNING:
         return "skipped"  # cancelled, failed or finished meanwhile: nothing left to do
-    settings = get_settings()
+    settings = ctx.settings
     obj = doc["object"]
     generation = int(obj["generation"])
     shard = shard_name(settings, obj["name"], task.first, task.last, doc["page_count"])
-    results = open_bucket(settings.results_bucket)
+    results = ctx.results
     shard_gen, storage_gen = stored_generation(results, shard)
     if shard_gen == generation:
         action = "resumed"  # written before a crash or by a duplicate delivery: not redone
     else:
         try:
-            source = open_bucket(obj["bucket"])
+            source = ctx.bucket(obj["bucket"])
             _check_current(source, obj["name"], generation)
-            data = source.read(obj["name"], max_bytes=read_limit())
+            data = source.read(obj["name"], max_bytes=ctx.settings.max_object_bytes)
             started = time.perf_counter()
-            with open_document(data, doc["kind"]) as document:
-                pages = ocr_pages(document, task.first, task.last)
+            with open_document(data, doc["kind"], settings) as document:
+                pages = ocr_pages(ctx.engines, document, task.first, task.last)
         except errors.OcrError as exc:
             if not exc.permanent:
                 raise
-            fail(task, exc)
+            fail(ctx, task, exc)
             return "failed"
-        body = _shard_body(op, obj, task, pages, (time.perf_counter() - started) * 1000)
+        body = _shard_body(ctx, op, obj, task, pages, (time.perf_counter() - started) * 1000)
         known = (shard_gen, storage_gen)
         if not write_if_newer(results, shard, body, generation, keep_same=True, known=known):
             log.info("shard written meanwhile by another delivery", extra={"shard": shard})
@@ -293,19 +291,24 @@ def run_pages(task: Task) -> str:
 
     # Progress is a write-once marker per shard (ocr_core/jobs/progress.py), not a rewrite of
     # the operation document: many shards finishing at once never contend on one object.
-    progress.record_shard(task.operation, task.index, task.first, task.last)
-    done = progress.shards_done(task.operation, task.index)
+    progress.record_shard(ctx.settings, task.operation, task.index, task.first, task.last)
+    done = progress.shards_done(ctx.settings, task.operation, task.index)
     if len(done) >= doc["shards_total"] and progress.claim_assembly(
-        task.operation, task.index, task.first
+        ctx.settings, task.operation, task.index, task.first
     ):
-        finalize(task)
+        finalize(ctx, task)
     return action
 
 
 def _shard_body(
-    op: dict[str, Any], obj: dict[str, Any], task: Task, pages: list[dict], elapsed_ms: float
+    ctx: JobContext,
+    op: dict[str, Any],
+    obj: dict[str, Any],
+    task: Task,
+    pages: list[dict],
+    elapsed_ms: float,
 ) -> dict[str, Any]:
-    engine = get_engine()
+    engine = ctx.engines.get()
     return {
         "object": obj,
         "operation": op["name"],
@@ -320,23 +323,25 @@ def _shard_body(
     }
 
 
-def finalize(task: Task) -> None:
+def finalize(ctx: JobContext, task: Task) -> None:
     """Every shard is in: assemble and store the document-level result."""
-    found = _document(task)
+    found = _document(ctx, task)
     if found is None:
         return
     op, doc = found
     if doc["state"] != RUNNING:
         return
-    settings = get_settings()
-    results = open_bucket(settings.results_bucket)
+    settings = ctx.settings
+    results = ctx.results
     pages: list[dict[str, Any]] = []
     engine: dict[str, Any] = {}
     for shard in doc["shards"]:
         body = load_json(results, shard)
         if body is None or body.get("object", {}).get("generation") != doc["object"]["generation"]:
             fail(
-                task, errors.ObjectReplaced("A page shard belongs to another version of the object")
+                ctx,
+                task,
+                errors.ObjectReplaced("A page shard belongs to another version of the object"),
             )
             return
         engine = body.get("engine") or engine
@@ -351,7 +356,7 @@ def finalize(task: Task) -> None:
     request = op["metadata"].get("request") or {}
     formats = request.get("output_formats", settings.output_formats)
     if formats:
-        write_renditions(document, tuple(formats))
+        write_renditions(settings, document, tuple(formats))
 
     def mutate(op: dict[str, Any]) -> bool:
         entry = operations.document(op, task.index)
@@ -360,13 +365,13 @@ def finalize(task: Task) -> None:
             DONE,
             only_from=(RUNNING,),
             pages_done=entry["page_count"],
-            shards_done=sorted(progress.shards_done(task.operation, task.index)),
+            shards_done=sorted(progress.shards_done(ctx.settings, task.operation, task.index)),
         ):
             return False
         operations.settle(op)
         return True
 
-    operations.update(task.operation, mutate)
+    operations.update(ctx.settings, task.operation, mutate)
     log.info("document result stored", extra={"pages": len(pages)})
 
 
@@ -402,10 +407,10 @@ def _document_result(
     ).to_dict()
 
 
-def fail(task: Task, error: errors.OcrError) -> None:
+def fail(ctx: JobContext, task: Task, error: errors.OcrError) -> None:
     """A permanent failure of one document: a ``failed`` result (unless the object is gone
     or replaced: then there is nothing to report on) and the document marked failed."""
-    found = _document(task)
+    found = _document(ctx, task)
     if found is None:
         return
     op, doc = found
@@ -415,7 +420,7 @@ def fail(task: Task, error: errors.OcrError) -> None:
     if not isinstance(error, (errors.NotFound, errors.ObjectReplaced)):
         body = failed_document(error, processing_time_ms=0.0, obj=doc["object"])
         body["operation"] = op["name"]
-        _write_result(open_bucket(get_settings().results_bucket), doc, body)
+        _write_result(ctx.results, doc, body)
 
     def mutate(op: dict[str, Any]) -> bool:
         if not operations.move(operations.document(op, task.index), FAILED, error=error.to_dict()):
@@ -423,13 +428,15 @@ def fail(task: Task, error: errors.OcrError) -> None:
         operations.settle(op)
         return True
 
-    operations.update(task.operation, mutate)
+    operations.update(ctx.settings, task.operation, mutate)
 
 
-def write_cancelled_results(op: dict[str, Any], docs: list[dict[str, Any]]) -> None:
+def write_cancelled_results(
+    ctx: JobContext, op: dict[str, Any], docs: list[dict[str, Any]]
+) -> None:
     """After a cancel: each stopped document gets a ``failed`` result with code
     ``cancelled``, so its ``GET /results`` answers instead of pending forever."""
-    results = open_bucket(get_settings().results_bucket)
+    results = ctx.results
     for doc in docs:
         body = failed_document(
             errors.Cancelled("The operation processing this object was cancelled"),
@@ -448,7 +455,3 @@ def _write_result(
     ``keep_same_generation``, for this one) is already there."""
     generation = int(doc["object"]["generation"])
     write_if_newer(results, doc["result"]["name"], body, generation, keep_same=keep_same_generation)
-
-
-def _result_name(obj: dict[str, Any]) -> str:
-    return get_settings().result_name(obj["name"])

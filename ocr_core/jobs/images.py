@@ -9,15 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.jobs.context import JobContext
 from ocr_core.jobs.layout import check_not_reserved
 from ocr_core.jobs.store import stored_generation, write_if_newer
 from ocr_core.logs import get_logger
 from ocr_core.names import validate_object_name
 from ocr_core.recognition.documents import document_kind
-from ocr_core.recognition.extract import extract
 from ocr_core.schema import failed_document, object_ref
-from ocr_core.storage import open_bucket
 
 log = get_logger("pipeline")
 
@@ -36,12 +34,17 @@ _in_flight_guard = threading.Lock()
 
 
 #: Takes over an object whose bytes are a document (PDF, multi-page TIFF):
-#: (bucket, name, generation, bytes). ``dispatch`` passes the document jobs' own.
-DocumentStarter = Callable[[str, str, int, bytes], object]
+#: (context, bucket, name, generation, bytes). ``dispatch`` passes the document jobs' own.
+DocumentStarter = Callable[[JobContext, str, str, int, bytes], object]
 
 
 def process_object(
-    bucket_name: str, name: str, generation: int | None, *, on_document: DocumentStarter
+    ctx: JobContext,
+    bucket_name: str,
+    name: str,
+    generation: int | None,
+    *,
+    on_document: DocumentStarter,
 ) -> Outcome:
     """OCR ``bucket_name/name`` at ``generation`` and store its result document.
 
@@ -50,7 +53,7 @@ def process_object(
     ``TransientError`` so that the platform delivers the event again. A document is
     handed to ``on_document`` once its bytes are read.
     """
-    settings = get_settings()
+    settings = ctx.settings
     if bucket_name != settings.input_bucket:
         log.warning(
             "event for a bucket this function does not serve",
@@ -77,18 +80,22 @@ def process_object(
     # A duplicate delivered while the first is still running waits, then finds the result.
     with lock:
         try:
-            return _process_locked(bucket_name, name, generation, on_document)
+            return _process_locked(ctx, bucket_name, name, generation, on_document)
         finally:
             with _in_flight_guard:
                 _in_flight.pop(key, None)
 
 
 def _process_locked(
-    bucket_name: str, name: str, generation: int | None, on_document: DocumentStarter
+    ctx: JobContext,
+    bucket_name: str,
+    name: str,
+    generation: int | None,
+    on_document: DocumentStarter,
 ) -> Outcome:
-    settings = get_settings()
-    source = open_bucket(bucket_name)
-    results = open_bucket(settings.results_bucket)
+    settings = ctx.settings
+    source = ctx.bucket(bucket_name)
+    results = ctx.results
     result_name = settings.result_name(name)
 
     info = source.stat(name)
@@ -115,14 +122,12 @@ def _process_locked(
     log.info("processing object", extra={"object": name, "generation": generation})
     started = time.perf_counter()
     try:
-        data = source.read(
-            name, max_bytes=max(settings.max_upload_bytes, settings.max_document_bytes)
-        )
+        data = source.read(name, max_bytes=settings.max_object_bytes)
         if document_kind(data) is not None:
             # PDF or multi-page TIFF: an operation takes it page by page (jobs.documents).
-            on_document(bucket_name, name, generation, data)
+            on_document(ctx, bucket_name, name, generation, data)
             return Outcome("document", result_name)
-        document = extract(data, obj=obj)
+        document = ctx.recognizer.extract(data, obj=obj)
         action = "written"
     except errors.NotFound:
         return Outcome("missing", result_name)
@@ -153,5 +158,5 @@ def _process_locked(
         from ocr_core.jobs.renditions import write_renditions
 
         # A retried event finds its result and would not come back here: no retry.
-        write_renditions(document, settings.output_formats, source=data, retry=False)
+        write_renditions(settings, document, settings.output_formats, source=data, retry=False)
     return Outcome(action, result_name, document)

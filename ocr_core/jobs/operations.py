@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.config import Settings
 from ocr_core.jobs import progress
 from ocr_core.jobs.layout import operations_prefix
 from ocr_core.jobs.store import load_json
@@ -56,22 +56,17 @@ _ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,79}$")
 UPDATE_ATTEMPTS = 50
 
 
-def _bucket() -> Bucket:
-    return open_bucket(get_settings().results_bucket)
+def _bucket(settings: Settings) -> Bucket:
+    return open_bucket(settings, settings.results_bucket)
 
 
-def store_prefix() -> str:
-    """Operations live under this prefix of the results bucket (reserved for them)."""
-    return operations_prefix(get_settings())
+def _path(settings: Settings, op_id: str) -> str:
+    return f"{operations_prefix(settings)}{op_id}.json"
 
 
-def _path(op_id: str) -> str:
-    return f"{store_prefix()}{op_id}.json"
-
-
-def _index_path(bucket: str, name: str, generation: int | str) -> str:
+def _index_path(settings: Settings, bucket: str, name: str, generation: int | str) -> str:
     key = hashlib.sha256(f"{bucket}\0{name}\0{generation}".encode()).hexdigest()
-    return f"{store_prefix()}by-object/{key}.json"
+    return f"{operations_prefix(settings)}by-object/{key}.json"
 
 
 def new_id() -> str:
@@ -87,8 +82,7 @@ def validate_id(op_id: str) -> str:
     return op_id
 
 
-def document_entry(bucket: str, name: str, generation: int) -> dict[str, Any]:
-    settings = get_settings()
+def document_entry(settings: Settings, bucket: str, name: str, generation: int) -> dict[str, Any]:
     return DocumentEntry(
         object=ObjectRef.of(bucket, name, generation),
         state=QUEUED,
@@ -143,33 +137,35 @@ def new_operation(
     return op
 
 
-def create(op: dict[str, Any]) -> dict[str, Any]:
+def create(settings: Settings, op: dict[str, Any]) -> dict[str, Any]:
     op_id = op["name"].split("/", 1)[1]
     payload = json.dumps(op, ensure_ascii=False).encode()
-    _bucket().write(_path(op_id), payload, "application/json", if_generation_match=0)
+    _bucket(settings).write(
+        _path(settings, op_id), payload, "application/json", if_generation_match=0
+    )
     return op
 
 
-def get(op_id: str) -> dict[str, Any] | None:
-    op, _ = _read(validate_id(op_id))
+def get(settings: Settings, op_id: str) -> dict[str, Any] | None:
+    op, _ = _read(settings, validate_id(op_id))
     return op
 
 
-def require(op_id: str) -> dict[str, Any]:
+def require(settings: Settings, op_id: str) -> dict[str, Any]:
     """The operation as clients see it: with its running documents' page progress."""
-    op = get(op_id)
+    op = get(settings, op_id)
     if op is None:
         raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
-    return with_progress(op)
+    return with_progress(settings, op)
 
 
-def _read(op_id: str) -> tuple[dict[str, Any] | None, int]:
-    bucket = _bucket()
-    info = bucket.stat(_path(op_id))
+def _read(settings: Settings, op_id: str) -> tuple[dict[str, Any] | None, int]:
+    bucket = _bucket(settings)
+    info = bucket.stat(_path(settings, op_id))
     if info is None:
         return None, 0
-    op = load_json(bucket, _path(op_id), unreadable="error", what=f"operation {op_id}")
-    if op is None and not bucket.stat(_path(op_id)):
+    op = load_json(bucket, _path(settings, op_id), unreadable="error", what=f"operation {op_id}")
+    if op is None and not bucket.stat(_path(settings, op_id)):
         return None, 0  # deleted between the two looks
     if not _is_operation(op):
         # Not one of ours (written over by hand?): absent, rather than a 500 for ever.
@@ -188,13 +184,15 @@ def _is_operation(op: Any) -> bool:
     )
 
 
-def update(op_id: str, mutate: Callable[[dict[str, Any]], bool | None]) -> dict[str, Any] | None:
+def update(
+    settings: Settings, op_id: str, mutate: Callable[[dict[str, Any]], bool | None]
+) -> dict[str, Any] | None:
     """Apply ``mutate`` to the stored operation and write it back, retrying when another
     writer got there first. ``mutate`` returns False to leave the operation unchanged.
     Returns the operation as stored afterwards (None when it does not exist)."""
-    bucket = _bucket()
+    bucket = _bucket(settings)
     for attempt in range(UPDATE_ATTEMPTS):
-        op, generation = _read(op_id)
+        op, generation = _read(settings, op_id)
         if op is None:
             return None
         if mutate(op) is False:
@@ -203,7 +201,9 @@ def update(op_id: str, mutate: Callable[[dict[str, Any]], bool | None]) -> dict[
         _refresh_progress(op)
         payload = json.dumps(op, ensure_ascii=False).encode()
         try:
-            bucket.write(_path(op_id), payload, "application/json", if_generation_match=generation)
+            bucket.write(
+                _path(settings, op_id), payload, "application/json", if_generation_match=generation
+            )
             return op
         except PreconditionFailed:
             time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + secrets.randbelow(100) / 100))
@@ -275,7 +275,7 @@ def settle(op: dict[str, Any]) -> None:
     }
 
 
-def cancel(op_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def cancel(settings: Settings, op_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Cancel ``op_id``: pending pages are skipped from now on. Returns the operation and
     the documents this cancel stopped. Cancelling twice is harmless; a finished operation
     cannot be cancelled."""
@@ -300,18 +300,20 @@ def cancel(op_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                 stopped.append(doc)
         return True
 
-    op = update(validate_id(op_id), mutate)
+    op = update(settings, validate_id(op_id), mutate)
     if op is None:
         raise errors.NotFound(f"No operation named {op_id!r}", operation=op_id)
-    return with_progress(op), list(stopped)
+    return with_progress(settings, op), list(stopped)
 
 
-def list_page(page_size: int, page_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+def list_page(
+    settings: Settings, page_size: int, page_token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
     """Operations in creation order, ``page_size`` at a time; the token is opaque."""
     after = _decode_token(page_token) if page_token else ""
-    prefix = store_prefix()
+    prefix = operations_prefix(settings)
     names = []
-    for info in _bucket().list(prefix):
+    for info in _bucket(settings).list(prefix):
         rest = info.name[len(prefix) :]
         if "/" in rest or not rest.endswith(".json"):
             continue  # the by-object index, or something that is not ours
@@ -320,7 +322,7 @@ def list_page(page_size: int, page_token: str | None) -> tuple[list[dict[str, An
             names.append(op_id)
     names.sort()
     page = names[:page_size]
-    ops = [with_progress(op) for op in (get(op_id) for op_id in page) if op is not None]
+    ops = [with_progress(settings, op) for op in (get(settings, i) for i in page) if op is not None]
     next_token = _encode_token(page[-1]) if len(names) > page_size else None
     return ops, next_token
 
@@ -344,34 +346,42 @@ def _decode_token(token: str) -> str:
 # --- which operation processes an object generation ----------------------------------
 
 
-def claim_object(bucket: str, name: str, generation: int, op_id: str, *, replace: bool) -> str:
+def claim_object(
+    settings: Settings, bucket: str, name: str, generation: int, op_id: str, *, replace: bool
+) -> str:
     """Record ``op_id`` as the operation for this object generation and return the
     operation that holds it: ours, or with ``replace=False`` one that claimed it first."""
-    path = _index_path(bucket, name, generation)
+    path = _index_path(settings, bucket, name, generation)
     payload = json.dumps({"operation": op_id}).encode()
-    results = _bucket()
+    results = _bucket(settings)
     try:
         results.write(path, payload, "application/json", if_generation_match=None if replace else 0)
         return op_id
     except PreconditionFailed:
-        holder = operation_for_object(bucket, name, generation)
+        holder = operation_for_object(settings, bucket, name, generation)
         return holder or op_id
 
 
-def operation_for_object(bucket: str, name: str, generation: int | str) -> str | None:
-    op_id = (load_json(_bucket(), _index_path(bucket, name, generation)) or {}).get("operation")
+def operation_for_object(
+    settings: Settings, bucket: str, name: str, generation: int | str
+) -> str | None:
+    op_id = (
+        load_json(_bucket(settings), _index_path(settings, bucket, name, generation)) or {}
+    ).get("operation")
     return op_id if isinstance(op_id, str) and _ID.match(op_id) else None
 
 
-def progress_for_object(bucket: str, name: str, generation: int | str) -> dict[str, Any]:
+def progress_for_object(
+    settings: Settings, bucket: str, name: str, generation: int | str
+) -> dict[str, Any]:
     """For a pending result: the operation processing the object and its pages done."""
-    op_id = operation_for_object(bucket, name, generation)
+    op_id = operation_for_object(settings, bucket, name, generation)
     if op_id is None:
         return {}
-    op = get(op_id)
+    op = get(settings, op_id)
     if op is None:
         return {}
-    with_progress(op)
+    with_progress(settings, op)
     for doc in op["metadata"]["documents"]:
         if doc["object"]["name"] == name and doc["object"]["generation"] == str(generation):
             return {
@@ -381,7 +391,7 @@ def progress_for_object(bucket: str, name: str, generation: int | str) -> dict[s
     return {"operation": op["name"]}
 
 
-def with_progress(op: dict[str, Any]) -> dict[str, Any]:
+def with_progress(settings: Settings, op: dict[str, Any]) -> dict[str, Any]:
     """Fill the ``shards_done`` and ``pages_done`` of documents running (or cancelled while
     running) from their markers: the operation document is not rewritten per shard.
     Returns ``op``, changed in place."""
@@ -390,7 +400,7 @@ def with_progress(op: dict[str, Any]) -> dict[str, Any]:
     for index, doc in enumerate(op["metadata"]["documents"]):
         if doc["state"] not in (RUNNING, CANCELLED) or not doc.get("shards_total"):
             continue
-        done = progress.shards_done(op_id, index)
+        done = progress.shards_done(settings, op_id, index)
         doc["shards_done"] = sorted(set(doc["shards_done"]) | set(done))
         doc["pages_done"] = max(doc["pages_done"], progress.pages_done(done))
         changed = True

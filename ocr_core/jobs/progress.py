@@ -23,7 +23,7 @@ import json
 import re
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.config import Settings
 from ocr_core.jobs.layout import progress_prefix
 from ocr_core.schema import utc_now
 from ocr_core.storage import Bucket, PreconditionFailed, open_bucket
@@ -32,21 +32,17 @@ FINAL = "final.json"
 _MARKER = re.compile(r"^(\d{6})-(\d{6})\.json$")
 
 
-def _bucket() -> Bucket:
-    return open_bucket(get_settings().results_bucket)
+def _bucket(settings: Settings) -> Bucket:
+    return open_bucket(settings, settings.results_bucket)
 
 
-def _prefix(op_id: str, index: int) -> str:
-    return progress_prefix(get_settings(), op_id, index)
-
-
-def record_shard(op_id: str, index: int, first: int, last: int) -> bool:
+def record_shard(settings: Settings, op_id: str, index: int, first: int, last: int) -> bool:
     """Mark pages ``first``..``last`` of document ``index`` done. True when this call wrote
     the marker, False when it was there already (a duplicate delivery)."""
     body = json.dumps({"first": first, "last": last, "at": utc_now()}).encode()
     try:
-        _bucket().write(
-            f"{_prefix(op_id, index)}{first:06d}-{last:06d}.json",
+        _bucket(settings).write(
+            f"{progress_prefix(settings, op_id, index)}{first:06d}-{last:06d}.json",
             body,
             "application/json",
             if_generation_match=0,
@@ -56,11 +52,11 @@ def record_shard(op_id: str, index: int, first: int, last: int) -> bool:
     return True
 
 
-def shards_done(op_id: str, index: int) -> dict[int, int]:
+def shards_done(settings: Settings, op_id: str, index: int) -> dict[int, int]:
     """first page -> last page of every shard of document ``index`` marked done."""
-    prefix = _prefix(op_id, index)
+    prefix = progress_prefix(settings, op_id, index)
     done: dict[int, int] = {}
-    for info in _bucket().list(prefix):
+    for info in _bucket(settings).list(prefix):
         m = _MARKER.match(info.name[len(prefix) :])
         if m:
             done[int(m.group(1))] = int(m.group(2))
@@ -71,11 +67,11 @@ def pages_done(done: dict[int, int]) -> int:
     return sum(last - first + 1 for first, last in done.items())
 
 
-def claim_assembly(op_id: str, index: int, first: int) -> bool:
+def claim_assembly(settings: Settings, op_id: str, index: int, first: int) -> bool:
     """Whether the shard starting at ``first`` assembles document ``index``: the first claim
     wins; the winner's own redelivery may claim again (it crashed before finishing)."""
-    name = f"{_prefix(op_id, index)}{FINAL}"
-    bucket = _bucket()
+    name = f"{progress_prefix(settings, op_id, index)}{FINAL}"
+    bucket = _bucket(settings)
     try:
         bucket.write(
             name, json.dumps({"first": first}).encode(), "application/json", if_generation_match=0

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ocr_core import errors
-from ocr_core.config import Settings, get_settings
+from ocr_core.config import Settings
 from ocr_core.jobs.layout import rendition_name
 from ocr_core.jobs.store import load_json
 from ocr_core.logs import get_logger
@@ -33,20 +33,17 @@ def shard_loader(results: Bucket) -> Any:
     return load
 
 
-def source_of(result: dict[str, Any], settings: Settings | None = None) -> bytes:
+def source_of(settings: Settings, result: dict[str, Any]) -> bytes:
     """The bytes ``result`` was made from, read from the input bucket and checked against
     the result's own sha256: never a page drawn from another version of the object."""
-    settings = settings or get_settings()
     obj = result.get("object") or {}
     name = obj.get("name")
     expected = (result.get("document") or result.get("image") or {}).get("sha256")
     if not name or not expected:
         raise errors.SourceUnavailable("The result does not say which file it was made from")
-    bucket = open_bucket(obj.get("bucket") or settings.input_bucket)
+    bucket = open_bucket(settings, obj.get("bucket") or settings.input_bucket)
     try:
-        data = bucket.read(
-            name, max_bytes=max(settings.max_upload_bytes, settings.max_document_bytes)
-        )
+        data = bucket.read(name, max_bytes=settings.max_object_bytes)
     except errors.NotFound:
         raise errors.SourceUnavailable(
             f"The object {name!r} is no longer stored, so its pages cannot be drawn; the "
@@ -74,6 +71,7 @@ def spool(chunks: Iterator[bytes]) -> BinaryIO:
 
 
 def write_renditions(
+    settings: Settings,
     result: dict[str, Any],
     formats: tuple[str, ...],
     source: bytes | None = None,
@@ -87,8 +85,7 @@ def write_renditions(
     then rendered on the fly when asked for."""
     if not formats or result.get("status") != "done":
         return []
-    settings = get_settings()
-    results = open_bucket(settings.results_bucket)
+    results = open_bucket(settings, settings.results_bucket)
     name = (result.get("object") or {}).get("name") or ""
     written: list[str] = []
     for fmt_name in formats:
@@ -97,7 +94,7 @@ def write_renditions(
         try:
             data = source
             if fmt.needs_source and data is None:
-                data = source = source_of(result, settings)
+                data = source = source_of(settings, result)
             chunks = render(fmt, result, name=name, source=data, load_shard=shard_loader(results))
             with spool(chunks) as fh:
                 results.write_file(target, fh, fmt.media_type)

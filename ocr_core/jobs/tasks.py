@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ocr_core.config import Settings, get_settings
+from ocr_core.config import Settings
 from ocr_core.jobs.events import PUBSUB_PUBLISHED, EventError
 from ocr_core.logs import get_logger
 
@@ -114,14 +114,13 @@ def _queue(kind: str, topic: str, folder: str) -> TaskQueue:
     return LocalQueue(Path(folder))
 
 
-def get_queue() -> TaskQueue:
-    settings = get_settings()
+def get_queue(settings: Settings) -> TaskQueue:
     return _queue(settings.task_queue, settings.tasks_topic, str(local_queue_folder(settings)))
 
 
-def publish(tasks: list[Task]) -> None:
+def publish(settings: Settings, tasks: list[Task]) -> None:
     if tasks:
-        get_queue().publish(tasks)
+        get_queue(settings).publish(tasks)
         log.info(
             "tasks queued",
             extra={"count": len(tasks), "operation": tasks[0].operation, "kind": tasks[0].kind},

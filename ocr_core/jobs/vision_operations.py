@@ -20,11 +20,11 @@ from typing import Any
 
 from ocr_core import errors
 from ocr_core.jobs import operations
+from ocr_core.jobs.context import JobContext
 from ocr_core.jobs.documents import write_cancelled_results
 from ocr_core.logs import get_logger
 from ocr_core.recognition import vision_wire
 from ocr_core.schema import utc_now
-from ocr_core.storage import open_bucket
 
 log = get_logger("vision.operations")
 
@@ -129,7 +129,7 @@ def render(op: dict[str, Any], ints: bool) -> dict[str, Any]:
 # --- writing Vision's output files ------------------------------------------------------
 
 
-def complete(op: dict[str, Any]) -> dict[str, Any]:
+def complete(ctx: JobContext, op: dict[str, Any]) -> dict[str, Any]:
     """Write the output files of a finished Vision operation (once) and record them."""
     vision = vision_request(op)
     meta = op["metadata"]
@@ -140,7 +140,7 @@ def complete(op: dict[str, Any]) -> dict[str, Any]:
         or "vision_output" in meta
     ):
         return op
-    written = _write_outputs(op, vision)
+    written = _write_outputs(ctx, op, vision)
 
     def record(stored: dict[str, Any]) -> bool:
         if "vision_output" in stored["metadata"]:
@@ -148,17 +148,17 @@ def complete(op: dict[str, Any]) -> dict[str, Any]:
         stored["metadata"]["vision_output"] = {"files": written, "written_at": utc_now()}
         return True
 
-    return operations.update(op_id_of(op["name"]), record) or op
+    return operations.update(ctx.settings, op_id_of(op["name"]), record) or op
 
 
-def after_task(op_id: str) -> None:
+def after_task(ctx: JobContext, op_id: str) -> None:
     """The OCR function ran a task of ``op_id``: if that finished a Vision operation, write
     its output files now. A passing fault raises (the task is delivered again and this runs
     again); anything else is logged and left to the next reader of the operation."""
     try:
-        op = operations.get(op_id)
+        op = operations.get(ctx.settings, op_id)
         if op is not None and op["done"] and vision_request(op) is not None:
-            complete(op)
+            complete(ctx, op)
     except errors.OcrError as exc:
         if not exc.permanent:
             raise
@@ -167,38 +167,38 @@ def after_task(op_id: str) -> None:
         log.exception("Vision output files not written; the next poll retries")
 
 
-def _write_outputs(op: dict[str, Any], vision: dict[str, Any]) -> list[str]:
+def _write_outputs(ctx: JobContext, op: dict[str, Any], vision: dict[str, Any]) -> list[str]:
     docs = op["metadata"]["documents"]
     written: list[str] = []
     if vision.get("kind") == "images":
         output = vision["outputConfig"]
         responses = []
         for doc, image in zip(docs, vision["images"], strict=True):
-            response = _image_response(doc, image["features"])
+            response = _image_response(ctx, doc, image["features"])
             if image.get("uri"):
                 response["context"] = {"uri": image["uri"]}
             responses.append(response)
         for first, chunk in _chunks(responses, output["batchSize"]):
-            written.append(_write(output, first, first + len(chunk) - 1, {"responses": chunk}))
+            written.append(_write(ctx, output, first, first + len(chunk) - 1, {"responses": chunk}))
         return written
     for doc, file in zip(docs, vision["files"], strict=True):
         output, config = file["outputConfig"], file["inputConfig"]
         uri = (config.get("gcsSource") or {}).get("uri")
         if doc["state"] != operations.DONE:
             body = {"inputConfig": config, "responses": [], "error": _status_of(doc["error"])}
-            written.append(_write(output, 1, 1, body))
+            written.append(_write(ctx, output, 1, 1, body))
             continue
         pages = [
             {
                 **vision_wire.page_annotation(page, file["features"], False),
                 "context": {"uri": uri, "pageNumber": page["page_number"]},
             }
-            for page in _pages(doc)
+            for page in _pages(ctx, doc)
         ]
         for first, chunk in _chunks(pages, output["batchSize"]):
             last = first + len(chunk) - 1
             body = {"inputConfig": config, "responses": chunk, "totalPages": len(pages)}
-            written.append(_write(output, first, last, body))
+            written.append(_write(ctx, output, first, last, body))
     return written
 
 
@@ -207,17 +207,19 @@ def _chunks(items: list[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
         yield start + 1, items[start : start + size]
 
 
-def _write(output: dict[str, Any], first: int, last: int, body: dict[str, Any]) -> str:
+def _write(
+    ctx: JobContext, output: dict[str, Any], first: int, last: int, body: dict[str, Any]
+) -> str:
     prefix = vision_wire.parse_gs_uri(output["gcsDestination"]["uri"], "gcsDestination")
     name = f"{prefix.name}output-{first}-to-{last}.json"
     payload = json.dumps(body, ensure_ascii=False).encode()
-    open_bucket(prefix.bucket).write(name, payload, "application/json")
+    ctx.bucket(prefix.bucket).write(name, payload, "application/json")
     return f"gs://{prefix.bucket}/{name}"
 
 
-def _load(bucket: str, name: str) -> dict[str, Any]:
+def _load(ctx: JobContext, bucket: str, name: str) -> dict[str, Any]:
     try:
-        body = json.loads(open_bucket(bucket).read(name))
+        body = json.loads(ctx.bucket(bucket).read(name))
     except (errors.NotFound, ValueError) as exc:
         raise errors.StorageError(f"The result {name!r} is not readable yet; retry") from exc
     if not isinstance(body, dict):
@@ -225,26 +227,26 @@ def _load(bucket: str, name: str) -> dict[str, Any]:
     return body
 
 
-def _result(doc: dict[str, Any]) -> dict[str, Any]:
-    return _load(doc["result"]["bucket"], doc["result"]["name"])
+def _result(ctx: JobContext, doc: dict[str, Any]) -> dict[str, Any]:
+    return _load(ctx, doc["result"]["bucket"], doc["result"]["name"])
 
 
-def _pages(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _pages(ctx: JobContext, doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every page entry of a finished document, with its blocks, in page order."""
-    result = _result(doc)
+    result = _result(ctx, doc)
     if "document" not in result:  # one image (a single-page TIFF or GIF)
         page = dict((result.get("pages") or [{}])[0])
         yield {**page, "page_number": 1, "language": result.get("language")}
         return
     bucket = doc["result"]["bucket"]
     for shard in result.get("shards") or doc["shards"]:
-        yield from sorted(_load(bucket, shard)["responses"], key=lambda p: p["page_number"])
+        yield from sorted(_load(ctx, bucket, shard)["responses"], key=lambda p: p["page_number"])
 
 
-def _image_response(doc: dict[str, Any], features: list[str]) -> dict[str, Any]:
+def _image_response(ctx: JobContext, doc: dict[str, Any], features: list[str]) -> dict[str, Any]:
     if doc["state"] != operations.DONE:
         return {"error": _status_of(doc["error"])}
-    result = _result(doc)
+    result = _result(ctx, doc)
     if result.get("status") == "failed":
         return {"error": _status_of(result.get("error"))}
     return vision_wire.document_annotation(result, features, False)
@@ -253,19 +255,19 @@ def _image_response(doc: dict[str, Any], features: list[str]) -> dict[str, Any]:
 # --- the routes' work -------------------------------------------------------------------
 
 
-def get(name: str, ints: bool) -> dict[str, Any]:
-    return render(complete(operations.require(op_id_of(name))), ints)
+def get(ctx: JobContext, name: str, ints: bool) -> dict[str, Any]:
+    return render(complete(ctx, operations.require(ctx.settings, op_id_of(name))), ints)
 
 
-def list_operations(args: Any, ints: bool) -> dict[str, Any]:
+def list_operations(ctx: JobContext, args: Any, ints: bool) -> dict[str, Any]:
     raw_size = args.get("pageSize") or args.get("page_size") or str(DEFAULT_PAGE_SIZE)
     if not raw_size.isdigit() or not 0 <= int(raw_size) <= MAX_PAGE_SIZE:
         raise errors.InvalidRequest(f"pageSize must be from 0 to {MAX_PAGE_SIZE}")
     size = int(raw_size) or DEFAULT_PAGE_SIZE
     done_filter = _filter(args.get("filter", ""))
     token = args.get("pageToken") or args.get("page_token") or None
-    ops, next_token = operations.list_page(size, token)
-    rendered = [render(complete(op), ints) for op in ops]
+    ops, next_token = operations.list_page(ctx.settings, size, token)
+    rendered = [render(complete(ctx, op), ints) for op in ops]
     if done_filter is not None:
         rendered = [op for op in rendered if op["done"] is done_filter]
     body: dict[str, Any] = {"operations": rendered}
@@ -288,7 +290,7 @@ def _filter(text: str) -> bool | None:
     )
 
 
-def cancel(name: str) -> dict[str, Any]:
-    op, stopped = operations.cancel(op_id_of(name))
-    write_cancelled_results(op, stopped)
+def cancel(ctx: JobContext, name: str) -> dict[str, Any]:
+    op, stopped = operations.cancel(ctx.settings, op_id_of(name))
+    write_cancelled_results(ctx, op, stopped)
     return {}

@@ -26,10 +26,9 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from ocr_core import errors
-from ocr_core.config import MIB, Settings, get_settings
-from ocr_core.engines import get_engine
+from ocr_core.config import MIB, Settings
+from ocr_core.engines import Engines
 from ocr_core.engines.base import Block, Box, Line, Word, mean_confidence, recognize_guarded
-from ocr_core.engines.slots import engine_slot
 from ocr_core.logs import get_logger
 from ocr_core.recognition.intake import MAX_JPEG_SCANS, MAX_SIDE, _normalise_mode
 from ocr_core.recognition.jpeg import check_structure
@@ -242,8 +241,7 @@ def _check_page_images(page: Any, number: int, budget: int) -> None:
             )
 
 
-def open_document(data: bytes, kind: str, settings: Settings | None = None) -> Document:
-    settings = settings or get_settings()
+def open_document(data: bytes, kind: str, settings: Settings) -> Document:
     if len(data) > settings.max_document_bytes:
         raise errors.FileTooLarge(
             f"The document is {len(data)} bytes; the limit is {settings.max_document_bytes}",
@@ -324,10 +322,12 @@ def _corners(box: Box) -> tuple[float, float, float, float]:
     return box.x, box.y, box.x + box.width, box.y + box.height
 
 
-def ocr_pages(document: Document, first: int, last: int, lang: str | None = None) -> list[dict]:
+def ocr_pages(
+    engines: Engines, document: Document, first: int, last: int, lang: str | None = None
+) -> list[dict]:
     """OCR pages ``first``..``last``: rendered in order, recognised in parallel on the
     engine's pool. Returns one page entry per page, in page order."""
-    engine = get_engine()
+    engine = engines.get()
     if getattr(engine, "recognize_many", None) is not None:
         return _ocr_pages_batched(engine, document, first, last, lang)
     settings = document.settings
@@ -339,7 +339,7 @@ def ocr_pages(document: Document, first: int, last: int, lang: str | None = None
             if page.text_layer is not None:
                 results.append(_text_layer_entry(page))
             else:
-                results.append(pool.submit(_recognise, engine, page, lang))
+                results.append(pool.submit(_recognise, engines, engine, page, lang))
             # Rendering runs ahead of OCR by at most the pool's width: bounded memory.
             pending = [r for r in results if isinstance(r, Future) and not r.done()]
             if len(pending) > settings.engine_pool_size:
@@ -403,10 +403,10 @@ def _ocr_pages_batched(
     return [entry for entry in entries if entry is not None]
 
 
-def _recognise(engine: Any, page: PageImage, lang: str | None) -> dict[str, Any]:
+def _recognise(engines: Engines, engine: Any, page: PageImage, lang: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        with engine_slot(engine, page.width * page.height):
+        with engines.slot(engine, page.width * page.height):
             output = recognize_guarded(engine, page.image, lang, what=f"page {page.number}")
     finally:
         page.image = None  # release the bitmap as soon as the engine is done with it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 
-from ..config import get_settings
+from ..config import Settings
 from .base import Bucket, ObjectInfo, PreconditionFailed
 
 __all__ = ["Bucket", "ObjectInfo", "PreconditionFailed", "open_bucket"]
@@ -26,8 +26,8 @@ def _open(backend: str, name: str, data_dir: str, emulator: str = "") -> Bucket:
     raise ValueError(f"Unknown STORAGE_BACKEND {backend!r}")
 
 
-def open_bucket(name: str) -> Bucket:
-    settings = get_settings()
+def open_bucket(settings: Settings, name: str) -> Bucket:
+    """Bucket ``name`` on the settings' backend (one adapter per bucket and process)."""
     if settings.storage_backend == "gcs":
         # Keyed by the emulator too: tests and `make run-emulators` point at their own.
         return _open("gcs", name, "", os.environ.get("STORAGE_EMULATOR_HOST", ""))

@@ -24,9 +24,9 @@ import flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ocr_core import errors
-from ocr_core.config import get_settings
 from ocr_core.http import routes
 from ocr_core.http.access import check_api_key, rate_limit
+from ocr_core.http.context import HttpContext
 from ocr_core.http.guard import json_response, leave_body_unread
 from ocr_core.http.vision import files, images, sources
 from ocr_core.http.vision.openapi import base_name
@@ -52,10 +52,10 @@ def split(path: str) -> tuple[str, str]:
     return match.group(1).rstrip("/"), match.group(2)
 
 
-def dispatch(request: flask.Request) -> flask.Response:
+def dispatch(request: flask.Request, ctx: HttpContext) -> flask.Response:
     """Answer one ``/v1`` request; never lets an error out in the service's own shape."""
     try:
-        return _route(request)
+        return _route(request, ctx)
     except errors.RateLimited as exc:
         return _error(exc, {"Retry-After": str(exc.retry_after_s)})
     except errors.OcrError as exc:
@@ -106,25 +106,28 @@ class Call:
     """One request to a Vision route, as its handler needs it."""
 
     request: flask.Request
+    ctx: HttpContext
     route: routes.Route
     params: dict[str, str]
     parent: str  # "projects/p/locations/l" from the path, or ""
     ints: bool  # enums as integers ($alt=json;enum-encoding=int)
 
     def body(self) -> dict[str, Any]:
-        return sources.read_json(self.request, self.route.max_body(get_settings()))
+        settings = self.ctx.settings
+        return sources.read_json(self.request, self.route.max_body(settings), settings)
 
 
-def _route(request: flask.Request) -> flask.Response:
-    settings = get_settings()
+def _route(request: flask.Request, ctx: HttpContext) -> flask.Response:
+    settings = ctx.settings
     if request.method == "POST":
-        rate_limit(request, settings)  # before the key check, as on every POST route
+        rate_limit(request, settings, ctx.limiter)  # before the key check, as on every POST route
     check_api_key(request, settings)
     route = routes.match(request.method, request.path)
     if route is None or "vision" not in route.tags:
         raise errors.NotFound(f"No method {request.method} {request.path} in Vision's v1 API")
     call = Call(
         request,
+        ctx,
         route,
         route.params(request.path) or {},
         split(request.path)[0],
@@ -141,25 +144,27 @@ def _not_found(call: Call) -> dict[str, Any]:
 
 def _async_files(call: Call) -> dict[str, Any]:
     return vision_operations.render(
-        files.start_files(*_with_parent(call.body(), call.parent)), call.ints
+        files.start_files(call.ctx, *_with_parent(call.body(), call.parent)), call.ints
     )
 
 
 def _async_images(call: Call) -> dict[str, Any]:
-    op = files.start_images(*_with_parent(call.body(), call.parent))
+    op = files.start_images(call.ctx, *_with_parent(call.body(), call.parent))
     return vision_operations.render(op, call.ints)
 
 
 #: The Vision routes of ``routes.ROUTES`` by name (all forms of one method share it); a
 #: test checks that each has its handler here.
 HANDLERS: dict[str, Callable[[Call], dict[str, Any]]] = {
-    "visionAnnotateImages": lambda c: images.annotate(c.body(), c.ints),
-    "visionAnnotateFiles": lambda c: files.annotate(c.body(), c.ints),
+    "visionAnnotateImages": lambda c: images.annotate(c.ctx, c.body(), c.ints),
+    "visionAnnotateFiles": lambda c: files.annotate(c.ctx, c.body(), c.ints),
     "visionAsyncBatchAnnotateFiles": _async_files,
     "visionAsyncBatchAnnotateImages": _async_images,
-    "visionListOperations": lambda c: vision_operations.list_operations(c.request.args, c.ints),
-    "visionGetOperation": lambda c: vision_operations.get(c.params["id"], c.ints),
-    "visionCancelOperation": lambda c: vision_operations.cancel(c.params["id"]),
+    "visionListOperations": lambda c: vision_operations.list_operations(
+        c.ctx.jobs, c.request.args, c.ints
+    ),
+    "visionGetOperation": lambda c: vision_operations.get(c.ctx.jobs, c.params["id"], c.ints),
+    "visionCancelOperation": lambda c: vision_operations.cancel(c.ctx.jobs, c.params["id"]),
     "visionNotFound": _not_found,
 }
 

@@ -17,15 +17,14 @@ from typing import Any
 from PIL import Image, ImageSequence
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.config import Settings
+from ocr_core.http.context import HttpContext
 from ocr_core.http.vision import images, sources
-from ocr_core.jobs.documents import read_limit, start_batch
+from ocr_core.jobs.documents import start_batch
 from ocr_core.names import safe_upload_name
 from ocr_core.recognition import vision_wire
 from ocr_core.recognition.documents import document_kind, ocr_pages, open_document
-from ocr_core.recognition.extract import extract
 from ocr_core.recognition.intake import SUPPORTED, sniff_format
-from ocr_core.storage import open_bucket
 
 #: Vision's limits: one file per files:annotate request, 5 pages of it; output files of
 #: 1 to 100 responses, 20 by default.
@@ -37,11 +36,13 @@ FILE_MIME_TYPES = ("application/pdf", "image/tiff", "image/gif")
 # --- files:annotate ---------------------------------------------------------------------
 
 
-def annotate(body: dict[str, Any], ints: bool) -> dict[str, Any]:
+def annotate(ctx: HttpContext, body: dict[str, Any], ints: bool) -> dict[str, Any]:
     """A ``BatchAnnotateFilesResponse``; a bad file is that file's ``error``."""
     requests = images.request_list(body, MAX_SYNC_FILES, "files")
     return {
-        "responses": [_one_file(item, f"requests[{i}]", ints) for i, item in enumerate(requests)]
+        "responses": [
+            _one_file(ctx, item, f"requests[{i}]", ints) for i, item in enumerate(requests)
+        ]
     }
 
 
@@ -73,7 +74,9 @@ def _echo(config: dict[str, Any]) -> dict[str, Any]:
     return echo
 
 
-def _one_file(item: Any, where: str, ints: bool) -> dict[str, Any]:
+def _one_file(ctx: HttpContext, item: Any, where: str, ints: bool) -> dict[str, Any]:
+    settings = ctx.settings
+    limit = settings.max_object_bytes
     echo: dict[str, Any] = {}
     try:
         config = _input_config(item, where)
@@ -82,24 +85,24 @@ def _one_file(item: Any, where: str, ints: bool) -> dict[str, Any]:
         refused = sources.unsupported(names)
         if refused is not None:
             raise refused
-        lang = sources.lang(item, where)
+        lang = sources.lang(ctx.jobs.engines, item, where)
         uri: str | None = None
         if config.get("content"):
             data = sources.decode_content(config["content"], f"{where}.inputConfig.content")
-            if len(data) > read_limit():
+            if len(data) > limit:
                 raise errors.FileTooLarge(
-                    f"The file is {len(data)} bytes; the limit is {read_limit()}",
-                    limit_bytes=read_limit(),
+                    f"The file is {len(data)} bytes; the limit is {limit}", limit_bytes=limit
                 )
         else:
             gcs = sources.source_object(
+                settings,
                 sources.field(config, "gcsSource", dict, f"{where}.inputConfig", {}).get("uri"),
                 f"{where}.inputConfig.gcsSource.uri",
             )
-            data, _ = sources.read_object(gcs, read_limit())
+            data, _ = sources.read_object(settings, gcs, limit)
             uri = str(gcs)
         pages = sources.field(item, "pages", list, where, [])
-        total, entries = _ocr_file(data, pages, lang)
+        total, entries = _ocr_file(ctx, data, pages, lang)
         responses = []
         for page in entries:
             response = vision_wire.page_annotation(page, names, ints)
@@ -132,18 +135,21 @@ def _page_numbers(requested: list[Any], total: int) -> list[int]:
     return numbers
 
 
-def _ocr_file(data: bytes, requested: list[Any], lang: str | None) -> tuple[int, list[dict]]:
+def _ocr_file(
+    ctx: HttpContext, data: bytes, requested: list[Any], lang: str | None
+) -> tuple[int, list[dict]]:
     """(total pages, one page entry per annotated page, in the order asked)."""
+    extract = ctx.recognizer.extract
     kind = document_kind(data)
     if kind is not None:
-        with open_document(data, kind) as document:
+        with open_document(data, kind, ctx.settings) as document:
             numbers = _page_numbers(requested, document.page_count)
             by_number: dict[int, dict[str, Any]] = {}
             for first, last in _runs(sorted(numbers)):
-                for entry in ocr_pages(document, first, last, lang):
+                for entry in ocr_pages(ctx.jobs.engines, document, first, last, lang):
                     by_number[entry["page_number"]] = entry
             return document.page_count, [by_number[n] for n in numbers]
-    frames = _gif_frames(data) if _is_gif(data) else None
+    frames = _gif_frames(ctx.settings, data) if _is_gif(data) else None
     if frames is None:  # one image (a single-page TIFF, or any image format)
         numbers = _page_numbers(requested, 1)
         return 1, [_image_page(extract(data, lang=lang), 1)]
@@ -165,10 +171,9 @@ def _is_gif(data: bytes) -> bool:
     return data[:6] in (b"GIF87a", b"GIF89a")
 
 
-def _gif_frames(data: bytes) -> list[bytes] | None:
+def _gif_frames(settings: Settings, data: bytes) -> list[bytes] | None:
     """Each frame of an animated GIF as a PNG for the image path (which checks its pixels);
     None for a GIF of one frame. Frames past the sync page limit are never decoded."""
-    settings = get_settings()
     try:
         with Image.open(io.BytesIO(data), formats=["GIF"]) as im:
             count = int(getattr(im, "n_frames", 1))
@@ -202,11 +207,11 @@ def _image_page(document: dict[str, Any], number: int) -> dict[str, Any]:
 # --- the async batches ------------------------------------------------------------------
 
 
-def _output_config(config: Any, where: str) -> dict[str, Any]:
+def _output_config(settings: Settings, config: Any, where: str) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise errors.InvalidRequest(f"{where} is required", parameter=where)
     dest = sources.field(config, "gcsDestination", dict, where, {})
-    gcs = sources.destination(dest.get("uri"), f"{where}.gcsDestination.uri")
+    gcs = sources.destination(settings, dest.get("uri"), f"{where}.gcsDestination.uri")
     size = sources.field(config, "batchSize", int, where, 0) or DEFAULT_BATCH_SIZE
     if not 1 <= size <= MAX_BATCH_SIZE:
         raise errors.InvalidRequest(
@@ -224,16 +229,17 @@ def _text_features(item: Any, where: str) -> list[str]:
     return names
 
 
-def _stat(gcs: vision_wire.GcsUri) -> tuple[str, str, int]:
-    info = open_bucket(gcs.bucket).stat(gcs.name)
+def _stat(ctx: HttpContext, gcs: vision_wire.GcsUri) -> tuple[str, str, int]:
+    info = ctx.jobs.bucket(gcs.bucket).stat(gcs.name)
     if info is None:
         raise errors.NotFound(f"No object {str(gcs)!r}", object=gcs.name)
     return gcs.bucket, gcs.name, info.generation
 
 
-def start_files(body: dict[str, Any], parent: str) -> dict[str, Any]:
+def start_files(ctx: HttpContext, body: dict[str, Any], parent: str) -> dict[str, Any]:
     """Validate every file, then start one operation over them."""
-    requests = images.request_list(body, get_settings().max_operation_objects, "files")
+    settings = ctx.settings
+    requests = images.request_list(body, settings.max_operation_objects, "files")
     objects, echo = [], []
     for i, item in enumerate(requests):
         where = f"requests[{i}]"
@@ -244,27 +250,30 @@ def start_files(body: dict[str, Any], parent: str) -> dict[str, Any]:
                 parameter=f"{where}.inputConfig.content",
             )
         gcs = sources.source_object(
+            settings,
             sources.field(config, "gcsSource", dict, f"{where}.inputConfig", {}).get("uri"),
             f"{where}.inputConfig.gcsSource.uri",
         )
         features = _text_features(item, where)
-        output = _output_config(item.get("outputConfig"), f"{where}.outputConfig")
-        objects.append(_stat(gcs))
+        output = _output_config(settings, item.get("outputConfig"), f"{where}.outputConfig")
+        objects.append(_stat(ctx, gcs))
         echo.append({"inputConfig": _echo(config), "features": features, "outputConfig": output})
-    return start_batch(objects, {"vision": {"kind": "files", "parent": parent, "files": echo}})
+    return start_batch(
+        ctx.jobs, objects, {"vision": {"kind": "files", "parent": parent, "files": echo}}
+    )
 
 
-def start_images(body: dict[str, Any], parent: str) -> dict[str, Any]:
+def start_images(ctx: HttpContext, body: dict[str, Any], parent: str) -> dict[str, Any]:
     """Inline images are stored in the input bucket first (as ``?mode=async`` does), so the
     OCR function finds every image of the batch where it finds objects."""
-    settings = get_settings()
+    settings = ctx.settings
     requests = images.request_list(body, settings.max_operation_objects, "images")
-    output = _output_config(body.get("outputConfig"), "outputConfig")
+    output = _output_config(settings, body.get("outputConfig"), "outputConfig")
     checked = []
     for i, item in enumerate(requests):
         where = f"requests[{i}]"
         features = _text_features(item, where)
-        data, gcs = sources.image_source(item.get("image"), where)
+        data, gcs = sources.image_source(settings, item.get("image"), where)
         if data is not None and len(data) > settings.max_upload_bytes:
             raise errors.FileTooLarge(
                 f"{where}.image is {len(data)} bytes; the limit is {settings.max_upload_bytes}",
@@ -274,7 +283,7 @@ def start_images(body: dict[str, Any], parent: str) -> dict[str, Any]:
             sniff_format(data)  # not an image: refused now, before anything is stored
         checked.append((data, gcs, features))
     objects, echo = [], []
-    inputs = open_bucket(settings.input_bucket)
+    inputs = ctx.jobs.input
     for data, gcs, features in checked:
         if data is not None:
             extension, mime = SUPPORTED[sniff_format(data)]
@@ -284,9 +293,10 @@ def start_images(body: dict[str, Any], parent: str) -> dict[str, Any]:
             echo.append({"features": features})
         else:
             assert gcs is not None
-            objects.append(_stat(gcs))
+            objects.append(_stat(ctx, gcs))
             echo.append({"features": features, "uri": str(gcs)})
     return start_batch(
+        ctx.jobs,
         objects,
         {"vision": {"kind": "images", "parent": parent, "outputConfig": output, "images": echo}},
     )

@@ -15,11 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.http.context import HttpContext
 from ocr_core.http.vision import sources
 from ocr_core.logs import get_logger
 from ocr_core.recognition import vision_wire
-from ocr_core.recognition.extract import extract
 
 #: Vision's own limit of images in one images:annotate request.
 MAX_IMAGES = 16
@@ -39,33 +38,34 @@ def request_list(body: dict[str, Any], limit: int, what: str) -> list[Any]:
     return requests
 
 
-def annotate(body: dict[str, Any], ints: bool) -> dict[str, Any]:
+def annotate(ctx: HttpContext, body: dict[str, Any], ints: bool) -> dict[str, Any]:
     """A ``BatchAnnotateImagesResponse`` for a ``BatchAnnotateImagesRequest``."""
     requests = request_list(body, MAX_IMAGES, "images")
-    workers = max(1, min(len(requests), get_settings().engine_pool_size))
+    workers = max(1, min(len(requests), ctx.settings.engine_pool_size))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vision") as pool:
         futures = [
-            pool.submit(contextvars.copy_context().run, one, item, f"requests[{i}]", ints)
+            pool.submit(contextvars.copy_context().run, one, ctx, item, f"requests[{i}]", ints)
             for i, item in enumerate(requests)
         ]
         return {"responses": [future.result() for future in futures]}
 
 
-def one(item: Any, where: str, ints: bool) -> dict[str, Any]:
+def one(ctx: HttpContext, item: Any, where: str, ints: bool) -> dict[str, Any]:
     """One image's ``AnnotateImageResponse``; never raises."""
     try:
         names = sources.features(item, where)
         refused = sources.unsupported(names)
         if refused is not None:
             raise refused
-        lang = sources.lang(item, where)
-        data, gcs = sources.image_source(item.get("image"), where)
+        lang = sources.lang(ctx.jobs.engines, item, where)
+        data, gcs = sources.image_source(ctx.settings, item.get("image"), where)
         if data is None:
             assert gcs is not None
-            data, _ = sources.read_object(gcs, get_settings().max_upload_bytes)
+            data, _ = sources.read_object(ctx.settings, gcs, ctx.settings.max_upload_bytes)
         if data[:5] == b"%PDF-":
             raise errors.InvalidRequest("This is a PDF: send it to files:annotate")
-        return vision_wire.document_annotation(extract(data, lang=lang), names, ints)
+        document = ctx.recognizer.extract(data, lang=lang)
+        return vision_wire.document_annotation(document, names, ints)
     except errors.OcrError as exc:
         return {"error": vision_wire.rpc_status(exc)}
     except Exception:

@@ -17,7 +17,8 @@ from typing import Any
 import flask
 
 from ocr_core import errors
-from ocr_core.config import get_settings
+from ocr_core.config import Settings
+from ocr_core.engines import Engines
 from ocr_core.engines.languages import TESSERACT_TO_BCP47
 from ocr_core.http.forms import bound_body_reads
 from ocr_core.jobs.layout import check_not_reserved, operations_prefix
@@ -35,10 +36,9 @@ from ocr_core.storage import open_bucket
 BCP47_TO_TESSERACT = {v.lower(): k for k, v in TESSERACT_TO_BCP47.items()}
 
 
-def read_json(request: flask.Request, limit: int) -> dict[str, Any]:
+def read_json(request: flask.Request, limit: int, settings: Settings) -> dict[str, Any]:
     """The request's JSON object, read with the route's size limit (``Route.max_body``:
     base64 included) enforced while reading."""
-    settings = get_settings()
     too_large = errors.FileTooLarge(
         f"Request payload size exceeds the limit: {limit} bytes", limit_bytes=limit
     )
@@ -104,7 +104,7 @@ def unsupported(names: list[str]) -> errors.OcrError | None:
     return None
 
 
-def lang(request: dict[str, Any], where: str) -> str | None:
+def lang(engines: Engines, request: dict[str, Any], where: str) -> str | None:
     """``imageContext.languageHints`` as the engines' language string (``eng+deu``).
     Hints are hints: codes the engines do not know are dropped, as Vision ignores them."""
     context = field(request, "imageContext", dict, where, {})
@@ -118,16 +118,14 @@ def lang(request: dict[str, Any], where: str) -> str | None:
             codes.append(code)
     if not codes:
         return None
-    installed = _installed_languages()
+    installed = _installed_languages(engines)
     return "+".join(c for c in codes if not installed or c in installed) or None
 
 
-def _installed_languages() -> list[str]:
+def _installed_languages(engines: Engines) -> list[str]:
     """What the engine reads (empty: it does not say, e.g. Vision detects by itself)."""
-    from ocr_core.engines import get_engine
-
     try:
-        return get_engine().supported_languages()
+        return engines.get().supported_languages()
     except (ValueError, RuntimeError, OSError):
         return []  # an engine that cannot load fails the OCR itself, with its own error
 
@@ -146,10 +144,9 @@ def decode_content(value: Any, where: str) -> bytes:
     return data
 
 
-def source_object(uri: Any, where: str) -> GcsUri:
+def source_object(settings: Settings, uri: Any, where: str) -> GcsUri:
     """A gs:// source: an object of the input bucket with a safe name, or an OcrError."""
     gcs = parse_gs_uri(uri, where)
-    settings = get_settings()
     if gcs.bucket != settings.input_bucket:
         raise PermissionDenied(
             f"The bucket {gcs.bucket!r} is not this service's: it reads gs://"
@@ -160,10 +157,9 @@ def source_object(uri: Any, where: str) -> GcsUri:
     return gcs
 
 
-def destination(uri: Any, where: str) -> GcsUri:
+def destination(settings: Settings, uri: Any, where: str) -> GcsUri:
     """A gcsDestination prefix: in the results bucket, outside the service's own records."""
     gcs = parse_gs_uri(uri, where)
-    settings = get_settings()
     if gcs.bucket != settings.results_bucket:
         raise PermissionDenied(
             f"The bucket {gcs.bucket!r} is not this service's: it writes output to gs://"
@@ -185,9 +181,9 @@ def destination(uri: Any, where: str) -> GcsUri:
     return gcs
 
 
-def read_object(gcs: GcsUri, max_bytes: int) -> tuple[bytes, int]:
+def read_object(settings: Settings, gcs: GcsUri, max_bytes: int) -> tuple[bytes, int]:
     """The object's bytes and generation (NotFound when it is not there)."""
-    bucket = open_bucket(gcs.bucket)
+    bucket = open_bucket(settings, gcs.bucket)
     info = bucket.stat(gcs.name)
     if info is None:
         raise errors.NotFound(f"No object {str(gcs)!r}", object=gcs.name)
@@ -198,7 +194,7 @@ def read_object(gcs: GcsUri, max_bytes: int) -> tuple[bytes, int]:
     return bucket.read(gcs.name, max_bytes=max_bytes), info.generation
 
 
-def image_source(image: Any, where: str) -> tuple[bytes | None, GcsUri | None]:
+def image_source(settings: Settings, image: Any, where: str) -> tuple[bytes | None, GcsUri | None]:
     """An ``Image``: its inline bytes, or the gs:// object it names (not read yet)."""
     if not isinstance(image, dict):
         raise errors.InvalidRequest(f"{where}.image is required", parameter=f"{where}.image")
@@ -210,4 +206,4 @@ def image_source(image: Any, where: str) -> tuple[bytes | None, GcsUri | None]:
         raise errors.InvalidRequest(
             f"{where}.image needs content or source.gcsImageUri", parameter=f"{where}.image"
         )
-    return None, source_object(uri, f"{where}.image.source")
+    return None, source_object(settings, uri, f"{where}.image.source")
