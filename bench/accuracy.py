@@ -123,22 +123,20 @@ class Service:
     def __init__(self) -> None:
         import os
 
-        from ocr_core.config import reload_settings
-        from ocr_core.engines import get_engine
+        from ocr_core import runtime
 
         # Every reading must run the engine: the warm-up image would otherwise come back
         # from the answer cache and time as zero.
         os.environ["CACHE_MAX_ENTRIES"] = "0"
-        settings = reload_settings()
-        self.engine = get_engine()
+        self.ctx = runtime.reload()
+        settings = self.ctx.settings
+        self.engine = self.ctx.jobs.engines.get()
         self.label = f"service ({settings.ocr_engine}: {self.engine.version})"
         Service.label_now = self.label
 
     def read(self, data: bytes) -> Reading:
-        from ocr_core.recognition.extract import extract
-
         started = time.perf_counter()
-        doc = extract(data)
+        doc = self.ctx.recognizer.extract(data)
         seconds = time.perf_counter() - started
         pairs = [
             (w["text"], w["confidence"])

@@ -39,8 +39,7 @@ def main() -> int:
     os.environ["MAX_BATCH_ITEMS"] = str(len(files))
     import functions_framework
 
-    from ocr_core import engines
-    from ocr_core.config import reload_settings
+    from ocr_core import engines, runtime
 
     app = functions_framework.create_app(
         target="extract_text", source=str(ROOT / "functions" / "upload" / "main.py")
@@ -50,8 +49,8 @@ def main() -> int:
 
     def run(threads: int) -> float:
         os.environ["ENGINE_THREADS"] = str(threads)
-        reload_settings()
-        engines._engines.clear()  # a fresh engine whose pool has this many instances
+        runtime.reload()
+        engines._built.clear()  # a fresh engine whose pool has this many instances
         data = {"images": [(io.BytesIO(b), n) for b, n in files]}
         client.post("/batch-extract", data=data, content_type="multipart/form-data")  # warm
         data = {"images": [(io.BytesIO(b), n) for b, n in files]}

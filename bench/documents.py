@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ocr_core.config import reload_settings
+from ocr_core import runtime
 from ocr_core.recognition.documents import PDF, ocr_pages, open_document
 from tests.documents import FILLER, text_pdf
 
@@ -41,10 +41,10 @@ def a4_scan_pdf(pages: int) -> bytes:
 def run(data: bytes, pages: int, threads: int, text_layer: bool) -> float:
     os.environ["ENGINE_THREADS"] = str(threads)
     os.environ["PDF_USE_TEXT_LAYER"] = "true" if text_layer else "false"
-    settings = reload_settings()
+    ctx = runtime.reload()
     started = time.perf_counter()
-    with open_document(data, PDF, settings) as document:
-        result = ocr_pages(document, 1, pages)
+    with open_document(data, PDF, ctx.settings) as document:
+        result = ocr_pages(ctx.jobs.engines, document, 1, pages)
     elapsed = time.perf_counter() - started
     assert len(result) == pages and all(f"Page {n}" in p["text"] for n, p in enumerate(result, 1))
     return elapsed

@@ -47,7 +47,9 @@ def _render_seconds(fmt: str, result: dict[str, Any], source: bytes, loader: Any
 
 
 def corpus_table(samples: Path, limit: int) -> list[dict[str, Any]]:
-    from ocr_core.recognition.extract import extract
+    from ocr_core import runtime
+
+    extract = runtime.current().recognizer.extract
 
     rows = []
     images = sorted(p for p in samples.iterdir() if p.suffix in (".png", ".jpg", ".tif"))
@@ -73,13 +75,15 @@ def corpus_table(samples: Path, limit: int) -> list[dict[str, Any]]:
 
 def pdf_table(pages: int) -> dict[str, Any]:
     """A scanned PDF through the document path: OCR per page against rendering per page."""
+    from ocr_core import runtime
     from ocr_core.recognition.documents import ocr_pages, open_document
     from tests.documents import image_pdf
 
     source = image_pdf(pages, filler=12)
     started = time.perf_counter()
-    with open_document(source, "pdf") as document:
-        entries = ocr_pages(document, 1, pages)
+    ctx = runtime.current()
+    with open_document(source, "pdf", ctx.settings) as document:
+        entries = ocr_pages(ctx.jobs.engines, document, 1, pages)
     ocr_s = time.perf_counter() - started
     result, loader = _document_result(entries, source, "pdf")
     row: dict[str, Any] = {
@@ -128,12 +132,14 @@ def build_long(folder: Path, pages: int, kind: str) -> None:
     blocks the real OCR of one page."""
     from PIL import Image
 
+    from ocr_core import runtime
     from ocr_core.recognition.documents import ocr_pages, open_document
     from tests.documents import image_pdf, page_image
 
     one = image_pdf(1, filler=12)
-    with open_document(one, "pdf") as document:
-        [entry] = ocr_pages(document, 1, 1)
+    ctx = runtime.current()
+    with open_document(one, "pdf", ctx.settings) as document:
+        [entry] = ocr_pages(ctx.jobs.engines, document, 1, 1)
     if kind == "pdf":
         import pikepdf
 

@@ -200,13 +200,13 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def local_stack(env: dict[str, str]) -> Iterator[Any]:
     """The ``make run`` stack (ocr_local.stack), started here and stopped on the way out."""
-    from ocr_core.config import reload_settings
+    from ocr_core import runtime
     from ocr_local.stack import Stack
 
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
-    reload_settings()
+    runtime.reload()
     stack = Stack("127.0.0.1", free_port(), env)
     gateway = watcher = None
     try:
@@ -221,7 +221,7 @@ def local_stack(env: dict[str, str]) -> Iterator[Any]:
         stack.stop()
         os.environ.clear()
         os.environ.update(saved)
-        reload_settings()
+        runtime.reload()
 
 
 def median(values: list[float]) -> float:
@@ -236,9 +236,9 @@ class Report:
 
 ENGINE_LOOP = """
 import json, sys, time
-from ocr_core.engines import get_engine
+from ocr_core import runtime
 from ocr_core.recognition.intake import load_image
-engine = get_engine()
+engine = runtime.current().jobs.engines.get()
 for line in sys.stdin:
     image = load_image(open(line.strip(), "rb").read(), max_bytes=1 << 30, max_pixels=1 << 30)
     started = time.perf_counter()
@@ -297,7 +297,7 @@ def measure_overhead(
 ) -> None:
     """Engine alone, round trip direct and through the gateway, and the peer: per image,
     interleaved (the order rotates each repetition so that load falls on all alike)."""
-    from ocr_core.config import reload_settings
+    from ocr_core import runtime
 
     with local_stack(env) as stack, EngineProcess(env) as engine:
         upload = stack.functions[0]
@@ -379,7 +379,7 @@ def measure_overhead(
         }
         if peer is not None and peer.process is not None:
             report.summary["peak_rss_mib"]["peer"] = round(peak_rss_mib(peer.process.pid), 1)
-    reload_settings()
+    runtime.reload()
 
 
 def measure_cache_hit(samples: list[Sample], env: dict[str, str], report: Report) -> None:
@@ -410,13 +410,12 @@ def measure_cold_starts(samples: list[Sample], data_dir: Path, rounds: int, repo
     """Process start to first answer, fresh processes, ``rounds`` times each: the first
     response that needs no engine (``/healthz``), then the first OCR answer, with the
     engine preloaded as the worker starts (the default) and built on first use."""
-    from ocr_core.config import reload_settings
-    from ocr_core.storage import open_bucket
+    from ocr_core import runtime
     from ocr_local.watcher import finalized_event
 
     small = min(samples, key=lambda s: len(s.data))
     os.environ.update(base_env(data_dir))
-    bucket = open_bucket(reload_settings().input_bucket)
+    bucket = runtime.reload().jobs.input
     out: dict[str, dict[str, list[float]]] = {}
     variants = [
         ("upload", "extract_text", "true"),
@@ -488,8 +487,8 @@ heavy = sorted({m.split(".")[0] + ("." + m.split(".")[1] if m.startswith("google
                           "PIL", "tesserocr", "pypdfium2", "grpc", "onnxruntime", "rapidocr"))})
 engine_ms = None
 if sys.argv[2] == "1":
-    from ocr_core.engines import get_engine
-    get_engine()
+    from ocr_core import runtime
+    runtime.current().jobs.engines.get()
     engine_ms = (time.perf_counter() - imported) * 1000
 print(json.dumps({"import_ms": (imported - started) * 1000, "engine_ms": engine_ms,
                   "heavy": heavy}))

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "ocr_core"
 
 #: What each layer may import besides itself. ``bottom`` is config, errors, logs, names,
-#: memory, schema and the package's __init__.
+#: memory, schema and the package's __init__; ``runtime`` is ocr_core/runtime.py.
 ALLOWED: dict[str, set[str]] = {
     "bottom": set(),
     "engines": {"bottom"},
@@ -24,6 +24,9 @@ ALLOWED: dict[str, set[str]] = {
     "recognition": {"bottom", "engines"},
     "jobs": {"bottom", "engines", "recognition", "storage"},
     "http": {"bottom", "engines", "recognition", "storage", "jobs"},
+    # The composition root: builds every layer's context from the settings; only the
+    # function entry points import it (test_runtime.py).
+    "runtime": {"bottom", "engines", "recognition", "storage", "jobs", "http"},
 }
 WEB_PACKAGES = {"flask", "werkzeug", "functions_framework"}
 

@@ -11,6 +11,8 @@ from ocr_core.http import guard, results
 
 # Routing errors Flask raises before the function runs answer JSON too, like ours.
 functions_framework.errorhandler(HTTPException)(guard.http_error)
+# Settings are read as the function loads: a bad one stops it here, by name.
+runtime.current()
 
 
 @functions_framework.http

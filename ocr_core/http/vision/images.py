@@ -4,7 +4,7 @@ Every ``AnnotateImageRequest`` becomes one ``AnnotateImageResponse``, in order: 
 annotations, or its ``error`` (a ``google.rpc.Status``) when that image is unreadable, too
 large, in a foreign bucket or asks for a feature not served here. Only what concerns the
 request as a whole (not JSON, no requests, more than 16) fails it. Images run side by side
-on the engine's threads, through the same ``pipeline.extract`` (and answer cache) as
+on the engine's threads, through the same ``Recognizer.extract`` (and answer cache) as
 ``POST /extract-text``.
 """
 
