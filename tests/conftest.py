@@ -13,8 +13,10 @@ import functions_framework
 import pytest
 
 from bench.scoring import cer, words
-from ocr_core.config import Settings, reload_settings
-from ocr_core.recognition.extract import result_cache
+from ocr_core import runtime
+from ocr_core.config import Settings
+from ocr_core.engines import Engine
+from ocr_core.http.context import HttpContext
 from ocr_local.emulators import EmulatorChain, EmulatorUnavailable, FakeGcsServer
 
 __all__ = ["cer", "words"]  # the benchmark's scoring, shared with the tests
@@ -49,11 +51,17 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     # Every request of the suite comes from 127.0.0.1: tests that are about the rate
     # limit turn it on themselves.
     monkeypatch.setenv("RATE_LIMIT_RPS", "0")
-    reload_settings()
-    result_cache().clear()
-    yield reload_settings()
+    # A new context: fresh settings, engine gate, result cache and rate limiter.
+    yield runtime.reload().settings
     monkeypatch.undo()
-    reload_settings()
+    runtime.reload()
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> HttpContext:
+    """This test's process context (``runtime.current()``): call it again after
+    ``reconfigure`` for the new one."""
+    return runtime.current()
 
 
 @pytest.fixture
@@ -63,7 +71,7 @@ def reconfigure(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable
     def apply(**env: str) -> Settings:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        return reload_settings()
+        return runtime.reload().settings
 
     return apply
 
@@ -88,6 +96,17 @@ def results_client(settings: Settings) -> Any:
 @pytest.fixture
 def ocr_client(settings: Settings) -> Any:
     return _client("ocr", "on_object_finalized")
+
+
+def extract(data: bytes, **kw: Any) -> dict[str, Any]:
+    """The inline path (``Recognizer.extract``) of the current context: after a
+    ``reconfigure``, the new one."""
+    return runtime.current().recognizer.extract(data, **kw)
+
+
+def engine(name: str | None = None) -> Engine:
+    """Engine ``name`` (default: ``OCR_ENGINE``) from the current context's registry."""
+    return runtime.current().jobs.engines.get(name)
 
 
 def image_bytes(name: str) -> bytes:

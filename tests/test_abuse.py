@@ -16,9 +16,8 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from ocr_core.config import get_settings
+from ocr_core import runtime
 from ocr_core.http.access import RateLimiter
-from ocr_core.recognition.extract import extract, result_cache
 from ocr_local.gateway import FrontDoor
 
 from .conftest import image_bytes, words
@@ -121,7 +120,7 @@ def test_behind_the_gateway_the_client_is_the_address_it_saw(guarded_upload) -> 
     """The local gateway appends the peer address: clients on different loopback addresses
     get their own buckets; a client forging X-Forwarded-For does not."""
     gateway = FrontDoor(
-        ("127.0.0.1", free_port()), {"upload": guarded_upload.port}, get_settings()
+        ("127.0.0.1", free_port()), {"upload": guarded_upload.port}, runtime.current().settings
     ).start()
     try:
         url = f"http://127.0.0.1:{gateway.server_address[1]}/extract-text"
@@ -156,37 +155,41 @@ def test_logs_carry_request_ids_but_never_keys_or_image_bytes(guarded_upload) ->
     assert HELLO[200:260].hex() not in log and "JFIF" not in log
 
 
-def test_identical_images_are_answered_from_the_cache(settings) -> None:
-    first = extract(HELLO)
-    second = extract(HELLO)
+def test_identical_images_are_answered_from_the_cache(ctx) -> None:
+    recognizer = ctx.recognizer
+    first = recognizer.extract(HELLO)
+    second = recognizer.extract(HELLO)
     assert first["cached"] is False and second["cached"] is True
     assert second["text"] == first["text"] and second["pages"] == first["pages"]
-    assert extract(HELLO, lang="eng")["cached"] is True  # "eng" is the default: same key
-    assert result_cache().computed == 1
+    # "eng" is the default: same key
+    assert recognizer.extract(HELLO, lang="eng")["cached"] is True
+    assert recognizer.cache.computed == 1
 
 
-def test_concurrent_identical_requests_compute_once(settings) -> None:
+def test_concurrent_identical_requests_compute_once(ctx) -> None:
     receipt = image_bytes("receipt.png")
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        docs = list(pool.map(lambda _: extract(receipt), range(8)))
-    assert result_cache().computed == 1
+        docs = list(pool.map(lambda _: ctx.recognizer.extract(receipt), range(8)))
+    assert ctx.recognizer.cache.computed == 1
     assert sum(not d["cached"] for d in docs) == 1
     assert all("espresso" in words(d["text"]) for d in docs)
 
 
 def test_the_cache_is_bounded_by_count_and_bytes(reconfigure) -> None:
     reconfigure(CACHE_MAX_ENTRIES="3")
+    recognizer = runtime.current().recognizer
     for i in range(6):
         im = Image.new("L", (200, 60), 255)
         ImageDraw.Draw(im).text((10, 10), f"image {i}", fill=0, font_size=24)
         buf = io.BytesIO()
         im.save(buf, "PNG")
-        extract(buf.getvalue())
-    assert len(result_cache()) == 3
+        recognizer.extract(buf.getvalue())
+    assert len(recognizer.cache) == 3
     settings = reconfigure(CACHE_MAX_ENTRIES="100", CACHE_MAX_BYTES="6000")
+    recognizer = runtime.current().recognizer
     for name in ("hello.jpg", "receipt.png", "invoice.gif", "noisy_photo.jpg"):
-        extract(image_bytes(name))
-    assert 0 < result_cache().size_bytes <= settings.cache_max_bytes
+        recognizer.extract(image_bytes(name))
+    assert 0 < recognizer.cache.size_bytes <= settings.cache_max_bytes
 
 
 def test_cache_hits_through_the_upload_function(upload_client) -> None:

@@ -15,12 +15,11 @@ import pytest
 from PIL import Image
 
 from bench.scoring import bag_of_words, cer, roc_auc, wer
-from ocr_core.engines import get_engine, preprocess
+from ocr_core.engines import preprocess
 from ocr_core.engines.base import Box, Word
 from ocr_core.engines.layout import build_blocks
-from ocr_core.recognition.extract import extract
 
-from .conftest import ground_truth, words
+from .conftest import engine, extract, ground_truth, words
 
 
 def read(path: Path, **kw: str) -> dict:
@@ -90,7 +89,7 @@ def test_upside_down_page_is_turned_by_osd(settings, samples: Path) -> None:
     upside_down = png(Image.open(path).convert("L").rotate(180))
     truth = ground_truth(path)
     assert cer(extract(upside_down)["text"], truth) <= 0.02
-    plain = get_engine("tesseract").recognize(Image.open(io.BytesIO(upside_down)))
+    plain = engine("tesseract").recognize(Image.open(io.BytesIO(upside_down)))
     assert cer(plain.text, truth) > 0.5  # the gain is the orientation step's
 
 
@@ -108,7 +107,7 @@ def test_light_text_on_dark_slide(settings, samples: Path) -> None:
     assert "jury instruction 2.08" in text
     assert "industrydocuments" in text
     assert doc["confidence"] > 0.85
-    plain = get_engine("tesseract").recognize(slide)
+    plain = engine("tesseract").recognize(slide)
     assert "industrydocuments" not in plain.text
 
 
@@ -201,8 +200,8 @@ def test_default_engine_is_safe_under_concurrent_requests(settings, samples: Pat
 
 
 def test_rapidocr_engine_alone(settings, samples: Path) -> None:
-    engine = get_engine("rapidocr")
-    output = engine.recognize(Image.open(samples / "tess_HelloGoogle.tif"))
+    rapidocr = engine("rapidocr")
+    output = rapidocr.recognize(Image.open(samples / "tess_HelloGoogle.tif"))
     assert words(output.text) == ["hello", "google"]
     assert all(
         0 < w.confidence <= 1 for b in output.pages[0].blocks for ln in b.lines for w in ln.words

@@ -21,13 +21,11 @@ import numpy
 import pytest
 from PIL import Image, ImageDraw
 
-from ocr_core import memory
-from ocr_core.config import reload_settings
-from ocr_core.engines import get_engine, rapid, slots
+from ocr_core import memory, runtime
+from ocr_core.engines import Engines, rapid, slots
 from ocr_core.engines.rapid import RapidOcrEngine
-from ocr_core.recognition import extract as pipeline
 
-from .conftest import words
+from .conftest import engine, extract, words
 
 
 def cpu_seconds() -> float:
@@ -125,11 +123,11 @@ def counting_slots(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     """The most images, and the most decoded pixels, the inline path held in work at once."""
     seen = {"now": 0, "most": 0, "pixels": 0, "most_pixels": 0}
     lock = threading.Lock()
-    real = slots.engine_slot
+    real = Engines.slot
 
     @contextlib.contextmanager
-    def counted(engine: object = None, pixels: int = 0) -> Iterator[None]:
-        with real(engine, pixels):
+    def counted(self: Engines, engine: object = None, pixels: int = 0) -> Iterator[None]:
+        with real(self, engine, pixels):
             with lock:
                 seen["now"] += 1
                 seen["pixels"] += pixels
@@ -143,7 +141,7 @@ def counting_slots(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
                     seen["now"] -= 1
                     seen["pixels"] -= pixels
 
-    monkeypatch.setattr(pipeline, "engine_slot", counted)
+    monkeypatch.setattr(Engines, "slot", counted)
     yield seen
 
 
@@ -153,11 +151,11 @@ def test_no_more_images_in_work_than_engine_threads(
 ) -> None:
     monkeypatch.setenv("ENGINE_THREADS", str(threads))
     monkeypatch.setenv("CACHE_MAX_ENTRIES", "0")
-    reload_settings()
+    runtime.reload()
     names = ["tess_HelloGoogle.tif", "pyt_test_la.png", "htr_word.png", "uw3_line_010002.png"]
     data = [(samples / n).read_bytes() for n in names] * 2
     with counting_slots(monkeypatch) as seen, ThreadPoolExecutor(max_workers=8) as pool:
-        texts = [doc["text"] for doc in pool.map(pipeline.extract, data)]
+        texts = [doc["text"] for doc in pool.map(extract, data)]
     assert seen["most"] == threads
     assert words(texts[0]) == ["hello", "google"] and texts[2] == "word"
 
@@ -166,13 +164,14 @@ def test_network_bound_engines_are_not_held_to_the_cores(settings) -> None:
     from ocr_core.engines.vision import VisionEngine
 
     vision = VisionEngine()  # its client is built on first use: no call is made here
-    slots_now = reload_settings().engine_pool_size
-    held = [slots.engine_slot(vision) for _ in range(slots_now + 2)]
+    engines = runtime.reload().jobs.engines
+    slots_now = engines.settings.engine_pool_size
+    held = [engines.slot(vision) for _ in range(slots_now + 2)]
     with contextlib.ExitStack() as stack:
         for slot in held:
             stack.enter_context(slot)
         # Not one slot taken: a CPU-bound call still gets in at once.
-        assert _admitted_within(lambda: slots.engine_slot(), 2.0)
+        assert _admitted_within(lambda: engines.slot(), 2.0)
 
 
 def _admitted_within(make_slot, seconds: float) -> bool:
@@ -188,7 +187,7 @@ def _admitted_within(make_slot, seconds: float) -> bool:
 
 
 def test_gate_keeps_two_large_pages_apart_but_not_a_large_and_a_small() -> None:
-    gate = slots._Gate(2)
+    gate = slots.Gate(2)
     large, small = 8_400_000, 300_000
     gate.acquire(large)
     order: list[str] = []
@@ -213,7 +212,7 @@ def test_gate_keeps_two_large_pages_apart_but_not_a_large_and_a_small() -> None:
 
 
 def test_gate_serves_in_arrival_order_so_a_huge_image_is_not_starved() -> None:
-    gate = slots._Gate(2)
+    gate = slots.Gate(2)
     gate.acquire(100_000)
     order: list[str] = []
 
@@ -240,12 +239,11 @@ def test_large_scans_are_not_decoded_side_by_side(
 ) -> None:
     monkeypatch.setenv("ENGINE_THREADS", "2")
     monkeypatch.setenv("CACHE_MAX_ENTRIES", "0")
-    reload_settings()
     monkeypatch.setattr(slots, "PIXELS_PER_THREAD", 3_000_000)  # 6 MP: one scan at a time
-    slots.reset()  # built anew with that budget
+    runtime.reload()  # the gate built anew with that budget
     data = [(samples / n).read_bytes() for n in ("scribe_filing_01.png", "tess_eurotext.tif")]
     with counting_slots(monkeypatch) as seen, ThreadPoolExecutor(max_workers=4) as pool:
-        texts = [doc["text"] for doc in pool.map(pipeline.extract, data * 2)]
+        texts = [doc["text"] for doc in pool.map(extract, data * 2)]
     assert seen["most_pixels"] <= 6_000_000
     assert seen["most_pixels"] > 5_500_000  # a large page did run beside a small one
     assert "NORTHERN DISTRICT OF GEORGIA" in texts[0]
@@ -254,17 +252,18 @@ def test_large_scans_are_not_decoded_side_by_side(
 def test_slot_is_released_when_the_image_is_refused(settings) -> None:
     from ocr_core import errors
 
-    for _ in range(reload_settings().engine_pool_size + 1):
+    recognizer = runtime.reload().recognizer
+    for _ in range(recognizer.settings.engine_pool_size + 1):
         with pytest.raises(errors.NotAnImage):
-            pipeline.extract(b"definitely not an image")
-    with slots.engine_slot():  # would block for ever had a refused image kept its slot
+            recognizer.extract(b"definitely not an image")
+    with recognizer.engines.slot():  # would block for ever had a refused image kept its slot
         pass
 
 
 def test_default_engine_is_built_once_with_one_rapidocr(settings) -> None:
-    engine = get_engine("auto")
-    assert engine is get_engine("auto")
-    rapid_part = engine._rapidocr()
+    auto = engine("auto")
+    assert auto is engine("auto")
+    rapid_part = auto._rapidocr()
     assert rapid_part is None or isinstance(rapid_part, RapidOcrEngine)
 
 
@@ -285,11 +284,10 @@ def test_pixel_count_reads_the_header_only(samples: Path) -> None:
 
 
 def test_one_orientation_model_serves_every_engine_thread(settings, samples: Path) -> None:
-    engine = get_engine("auto")
-    tesseract = engine._tesseract
+    tesseract = engine("auto")._tesseract
     data = [(samples / n).read_bytes() for n in ("tess_phototest.tif", "tess_eurotext.tif")]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        texts = [doc["text"] for doc in pool.map(pipeline.extract, data * 2)]
+        texts = [doc["text"] for doc in pool.map(extract, data * 2)]
     assert tesseract._created.get("osd") == 1
     assert texts[0] == texts[2] and "quick brown dog" in texts[0]
 
@@ -297,9 +295,10 @@ def test_one_orientation_model_serves_every_engine_thread(settings, samples: Pat
 def test_an_image_intake_refuses_does_not_wait_for_an_empty_engine(settings) -> None:
     # A header claiming more pixels than MAX_IMAGE_PIXELS is refused at once by intake; it
     # must not queue for the whole budget behind the images in work.
-    gate = slots._current_gate()
+    engines = runtime.current().jobs.engines
+    gate = engines.gate
     gate.acquire(1_000_000)
     try:
-        assert _admitted_within(lambda: slots.engine_slot(pixels=10**10), 2.0)
+        assert _admitted_within(lambda: engines.slot(pixels=10**10), 2.0)
     finally:
         gate.release(1_000_000)

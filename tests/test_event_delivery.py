@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ocr_core import runtime
 from ocr_core.config import Settings
 from ocr_core.jobs.dispatch import process_object
 from ocr_core.logs import setup_logging
@@ -107,10 +108,11 @@ def test_concurrent_duplicates_across_threads_run_ocr_once(no_cache, logs) -> No
     gen = put(settings, "race.png", "receipt.png")
     outcomes: list[str] = []
     barrier = threading.Barrier(8)
+    jobs = runtime.current().jobs
 
     def worker() -> None:
         barrier.wait()
-        outcomes.append(process_object(settings.input_bucket, "race.png", gen).action)
+        outcomes.append(process_object(jobs, settings.input_bucket, "race.png", gen).action)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:

@@ -58,7 +58,7 @@ def test_cancel_stops_only_what_is_not_finished() -> None:
     op = operations.new_operation(
         "20261203T000000000000Z-abc",
         [
-            {**operations.document_entry("in", f"d{i}.pdf", 1), "state": state}
+            {**operations.document_entry(Settings(), "in", f"d{i}.pdf", 1), "state": state}
             for i, state in enumerate((QUEUED, RUNNING, DONE, FAILED))
         ],
         "test",

@@ -16,12 +16,11 @@ import pytest
 from PIL import Image
 
 from bench.scoring import cer
-from ocr_core import errors
+from ocr_core import errors, runtime
 from ocr_core.engines.base import Box, Word
 from ocr_core.engines.layout import build_blocks, build_blocks_in_regions
-from ocr_core.recognition.extract import extract
 
-from .conftest import ground_truth
+from .conftest import extract, ground_truth
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_IMAGES = ROOT / "test_images"
@@ -146,9 +145,9 @@ def test_what_bounds_memory_holds_on_a_35_mp_scan(settings, samples: Path) -> No
     # runs here, too noisy to pin in a test) rests on three mechanisms, held here: a large
     # scan becomes an array only once shrunk to IMAGE_MAX_SIDE, the detector network never
     # sees more than a band of rows, and lines are recognised one at a time.
-    from ocr_core.engines import get_engine, rapid
+    from ocr_core.engines import rapid
 
-    engine = get_engine("auto")
+    engine = runtime.current().jobs.engines.get("auto")
     ocr = engine._rapidocr()._ocr
     seen: dict[str, list[tuple[int, ...]]] = {"image": [], "det": [], "rec": []}
     library_call, det, rec = type(ocr).__call__, ocr.text_det.session.session, ocr.text_rec.session

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from ocr_core import runtime
 from ocr_core.jobs.dispatch import process_object
 from ocr_core.storage.local import generation_of
 
@@ -17,7 +18,7 @@ def store_and_process(settings, name: str, source: str = "hello.jpg") -> None:
     path = settings.data_dir / settings.input_bucket / name
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(TEST_IMAGES / source, path)
-    process_object(settings.input_bucket, name, generation_of(path.stat()))
+    process_object(runtime.current().jobs, settings.input_bucket, name, generation_of(path.stat()))
 
 
 def test_done_result(results_client, settings) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ocr_core import errors, schema
+from ocr_core import errors, runtime, schema
 from ocr_core.http import openapi
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    return openapi.document()
+    return openapi.document(runtime.current().settings)
 
 
 def _validate(spec: dict[str, Any], component: str, body: dict[str, Any]) -> None:
