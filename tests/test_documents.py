@@ -400,7 +400,7 @@ def test_a_page_task_that_overtakes_its_plan_is_retried_not_lost(
     op = upload_client.post("/operations", json={"objects": ["race.pdf"]}).json
     op_id = op["name"].split("/", 1)[1]
     # Pub/Sub does not keep order: page 2's task may come before the plan is recorded.
-    publish([Task("pages", op_id, 0, 2, 2)])
+    publish(settings, [Task("pages", op_id, 0, 2, 2)])
     early = pending(local_queue_folder(settings))[-1]
     assert ocr_client.post("/", json=push_envelope(early)).status_code == 503  # nack: redeliver
     run_queue(ocr_client, settings)

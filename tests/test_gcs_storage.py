@@ -39,7 +39,7 @@ def gcs(fake_gcs: FakeGcsServer, reconfigure: Any) -> Settings:
 
 
 def test_write_stat_read_list(gcs: Settings) -> None:
-    bucket = open_bucket(gcs.input_bucket)
+    bucket = open_bucket(gcs, gcs.input_bucket)
     assert type(bucket).__name__ == "GcsBucket"
     info = bucket.write("scans/a.txt", b"hello", "text/plain", if_generation_match=0)
     assert info.size == 5 and info.generation > 0 and info.content_type == "text/plain"
@@ -57,7 +57,7 @@ def test_write_file_streams_a_large_file(gcs: Settings, tmp_path: Path) -> None:
     data = bytes(range(256)) * (40 * 1024 + 7)  # ~10 MiB: a resumable upload
     path = tmp_path / "big.pdf"
     path.write_bytes(data)
-    bucket = open_bucket(gcs.results_bucket)
+    bucket = open_bucket(gcs, gcs.results_bucket)
     with path.open("rb") as fh:
         info = bucket.write_file("scans/big.pdf.pdf", fh, "application/pdf")
     assert info.size == len(data) and info.content_type == "application/pdf"
@@ -65,14 +65,14 @@ def test_write_file_streams_a_large_file(gcs: Settings, tmp_path: Path) -> None:
 
 
 def test_missing_objects(gcs: Settings) -> None:
-    bucket = open_bucket(gcs.input_bucket)
+    bucket = open_bucket(gcs, gcs.input_bucket)
     assert bucket.stat("nothing.jpg") is None
     with pytest.raises(errors.NotFound):
         bucket.read("nothing.jpg")
 
 
 def test_read_refuses_objects_over_the_limit(gcs: Settings) -> None:
-    bucket = open_bucket(gcs.input_bucket)
+    bucket = open_bucket(gcs, gcs.input_bucket)
     bucket.write("big.bin", b"x" * 1000, "application/octet-stream")
     assert bucket.read("big.bin", max_bytes=1000) == b"x" * 1000
     with pytest.raises(errors.FileTooLarge):
@@ -80,7 +80,7 @@ def test_read_refuses_objects_over_the_limit(gcs: Settings) -> None:
 
 
 def test_conditional_writes(gcs: Settings) -> None:
-    bucket = open_bucket(gcs.results_bucket)
+    bucket = open_bucket(gcs, gcs.results_bucket)
     first = bucket.write("r.json", b"1", "application/json", if_generation_match=0)
     with pytest.raises(PreconditionFailed):
         bucket.write("r.json", b"2", "application/json", if_generation_match=0)
@@ -92,7 +92,7 @@ def test_conditional_writes(gcs: Settings) -> None:
 
 
 def test_first_write_wins_under_concurrency(gcs: Settings) -> None:
-    bucket = open_bucket(gcs.results_bucket)
+    bucket = open_bucket(gcs, gcs.results_bucket)
     outcomes: dict[int, str] = {}
 
     def attempt(i: int) -> None:
@@ -113,7 +113,7 @@ def test_first_write_wins_under_concurrency(gcs: Settings) -> None:
 
 
 def test_empty_objects_read_as_empty(gcs: Settings) -> None:
-    bucket = open_bucket(gcs.input_bucket)
+    bucket = open_bucket(gcs, gcs.input_bucket)
     bucket.write("empty.jpg", b"", "image/jpeg")
     assert bucket.read("empty.jpg", max_bytes=10) == b""
     assert bucket.read("empty.jpg") == b""
@@ -122,7 +122,7 @@ def test_empty_objects_read_as_empty(gcs: Settings) -> None:
 def test_reads_never_report_a_rewritten_object_missing(gcs: Settings) -> None:
     """Operation documents are rewritten while other instances read them: a read racing a
     rewrite must return one whole version, never NotFound (a page task once got dropped so)."""
-    bucket = open_bucket(gcs.results_bucket)
+    bucket = open_bucket(gcs, gcs.results_bucket)
     bucket.write("busy.json", b"0", "application/json")
     stop = threading.Event()
 
@@ -145,7 +145,7 @@ def test_reads_never_report_a_rewritten_object_missing(gcs: Settings) -> None:
 @pytest.mark.parametrize("name", ["../x", "/abs", "a//b", "a\\b", ""])
 def test_hostile_names_are_refused(gcs: Settings, name: str) -> None:
     with pytest.raises(errors.InvalidObjectName):
-        open_bucket(gcs.input_bucket).stat(name)
+        open_bucket(gcs, gcs.input_bucket).stat(name)
 
 
 def test_a_stopped_server_is_a_transient_storage_error(tmp_path: Path) -> None:
@@ -180,7 +180,7 @@ def test_a_stopped_server_is_a_transient_storage_error(tmp_path: Path) -> None:
 
 
 def _put(settings: Settings, name: str, source: str) -> int:
-    info = open_bucket(settings.input_bucket).write(
+    info = open_bucket(settings, settings.input_bucket).write(
         name, (TEST_IMAGES / source).read_bytes(), "image/jpeg"
     )
     return info.generation
@@ -194,7 +194,7 @@ def test_ocr_function_reads_and_writes_gcs(gcs: Settings, ocr_client: Any) -> No
         headers=finalized_headers(gcs.input_bucket, "scans/hello.jpg"),
     )
     assert response.status_code == 200
-    results = open_bucket(gcs.results_bucket)
+    results = open_bucket(gcs, gcs.results_bucket)
     stored = results.stat("scans/hello.jpg.json")
     assert stored is not None and stored.content_type == "application/json"
     doc = json.loads(results.read("scans/hello.jpg.json"))
@@ -209,7 +209,7 @@ def test_ocr_function_reads_and_writes_gcs(gcs: Settings, ocr_client: Any) -> No
     again = results.stat("scans/hello.jpg.json")
     assert again is not None and again.generation == stored.generation
     # Nothing was written into the input bucket.
-    assert [o.name for o in open_bucket(gcs.input_bucket).list()] == ["scans/hello.jpg"]
+    assert [o.name for o in open_bucket(gcs, gcs.input_bucket).list()] == ["scans/hello.jpg"]
 
 
 def test_upload_and_results_functions_on_gcs(
@@ -222,7 +222,7 @@ def test_upload_and_results_functions_on_gcs(
     assert response.status_code == 202
     body = response.get_json()
     name = body["object"]
-    info = open_bucket(gcs.input_bucket).stat(name)
+    info = open_bucket(gcs, gcs.input_bucket).stat(name)
     assert info is not None and str(info.generation) == body["generation"]
     pending = results_client.get(f"/results/{name}")
     assert pending.status_code == 202 and pending.get_json()["status"] == "pending"
@@ -246,7 +246,7 @@ def test_the_cloud_configuration_vision_on_gcs(
         pytest.skip("../shared/vision-fixtures not found")
     with VisionReplayServer() as vision:
         settings = reconfigure(OCR_ENGINE="vision", VISION_ENDPOINT=vision.url)
-        info = open_bucket(settings.input_bucket).write(
+        info = open_bucket(settings, settings.input_bucket).write(
             "scans/document.jpg", FIXTURE_IMAGE.read_bytes(), "image/jpeg"
         )
         response = ocr_client.post(
@@ -256,7 +256,7 @@ def test_the_cloud_configuration_vision_on_gcs(
         )
         assert response.status_code == 200
         assert len(vision.requests) == 1
-    doc = json.loads(open_bucket(settings.results_bucket).read("scans/document.jpg.json"))
+    doc = json.loads(open_bucket(settings, settings.results_bucket).read("scans/document.jpg.json"))
     assert doc["engine"]["name"] == "vision" and doc["word_count"] == 332
     assert doc["language"] == "en" and "POLIOMYELITIS SURVEILLANCE UNIT" in doc["text"]
 
@@ -273,7 +273,7 @@ def test_files_beside_results_and_searchable_pdf_on_gcs(
         data=finalized_body(settings.input_bucket, "scans/filed.jpg", gen),
         headers=finalized_headers(settings.input_bucket, "scans/filed.jpg"),
     )
-    results = open_bucket(settings.results_bucket)
+    results = open_bucket(settings, settings.results_bucket)
     stored = results.stat("scans/filed.jpg.alto.xml")
     assert stored is not None and stored.content_type == "application/alto+xml; charset=utf-8"
     assert b'CONTENT="Hello"' in results.read("scans/filed.jpg.alto.xml")

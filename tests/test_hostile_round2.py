@@ -25,7 +25,7 @@ from typing import ClassVar
 import pytest
 import requests
 
-from ocr_core.config import reload_settings
+from ocr_core import runtime
 from ocr_core.jobs.tasks import LocalQueue, Task
 from ocr_local.task_pusher import TaskPusher, drain, http_deliver, pending
 from ocr_local.watcher import Watcher
@@ -265,7 +265,7 @@ def test_watcher_retries_wait_outside_its_workers(
 ) -> None:
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.setenv("STORAGE_BACKEND", "local")
-    settings = reload_settings()
+    settings = runtime.reload().settings
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Recorder.deliveries = []
@@ -293,7 +293,7 @@ def test_watcher_retries_wait_outside_its_workers(
     finally:
         watcher.stop()
         server.shutdown()
-        reload_settings()
+        runtime.reload()
 
 
 def test_task_retries_wait_outside_the_pushers_workers(tmp_path: Path) -> None:

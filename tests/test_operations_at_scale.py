@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from ocr_core import runtime
 from ocr_core.config import Settings
 from ocr_core.jobs import documents as document_jobs
-from ocr_core.jobs import operations, progress
+from ocr_core.jobs import layout, operations, progress
 from ocr_core.jobs.store import load_json
 from ocr_core.jobs.tasks import Task
 from ocr_core.storage import open_bucket
@@ -64,11 +65,15 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
 
 def _planned(settings: Settings, pages: int) -> str:
     """A born-digital PDF in the input bucket, planned into one page task per page."""
-    info = open_bucket(settings.input_bucket).write(
+    info = open_bucket(settings, settings.input_bucket).write(
         "scans/long.pdf", text_pdf(pages), "application/pdf", if_generation_match=0
     )
     op = document_jobs.start_for_object(
-        settings.input_bucket, "scans/long.pdf", info.generation, text_pdf(pages)
+        runtime.current().jobs,
+        settings.input_bucket,
+        "scans/long.pdf",
+        info.generation,
+        text_pdf(pages),
     )
     doc = op["metadata"]["documents"][0]
     assert doc["state"] == "running" and doc["shards_total"] == pages
@@ -77,7 +82,8 @@ def _planned(settings: Settings, pages: int) -> str:
 
 def test_200_shards_finishing_at_once_count_every_page_once(gcs, writes) -> None:
     op_id = _planned(gcs, PAGES)
-    op_path = f"{operations.store_prefix()}{op_id}.json"
+    jobs = runtime.current().jobs
+    op_path = f"{layout.operations_prefix(gcs)}{op_id}.json"
     before = len(writes[op_path])
     tasks = [Task("pages", op_id, 0, n, n) for n in range(1, PAGES + 1)]
     duplicates = random.Random(16).sample(tasks, 30)  # at-least-once delivery: some twice
@@ -87,7 +93,7 @@ def test_200_shards_finishing_at_once_count_every_page_once(gcs, writes) -> None
 
     def deliver(task: Task) -> str:
         go.wait(timeout=30)  # the first 32 workers start together, the rest as they free up
-        return document_jobs.run_task(task)
+        return document_jobs.run_task(jobs, task)
 
     with ThreadPoolExecutor(max_workers=32) as pool:
         futures = [pool.submit(deliver, task) for task in deliveries]
@@ -95,7 +101,7 @@ def test_200_shards_finishing_at_once_count_every_page_once(gcs, writes) -> None
         outcomes = [f.result(timeout=300) for f in futures]
     assert set(outcomes) <= {"written", "resumed", "skipped"}, collections.Counter(outcomes)
 
-    op = operations.require(op_id)
+    op = operations.require(gcs, op_id)
     assert op["done"] is True and op["metadata"]["state"] == "done", op["metadata"]
     doc = op["metadata"]["documents"][0]
     assert doc["state"] == "done"
@@ -103,7 +109,7 @@ def test_200_shards_finishing_at_once_count_every_page_once(gcs, writes) -> None
     assert op["metadata"]["progress"]["pages_done"] == PAGES
     assert op["metadata"]["progress"]["percent"] == 100
 
-    result = load_json(open_bucket(gcs.results_bucket), doc["result"]["name"])
+    result = load_json(open_bucket(gcs, gcs.results_bucket), doc["result"]["name"])
     assert result is not None and result["status"] == "done"
     numbers = [page["page_number"] for page in result["pages"]]
     assert numbers == list(range(1, PAGES + 1))  # every page, once, in order
@@ -116,20 +122,23 @@ def test_200_shards_finishing_at_once_count_every_page_once(gcs, writes) -> None
     assert len(writes[op_path]) <= 3
     rewritten = {name: len(times) for name, times in writes.items() if len(times) > 1}
     assert set(rewritten) <= {op_path}, rewritten
-    markers = [n for n in writes if n.startswith(f"{operations.store_prefix()}progress/{op_id}/")]
+    markers = [
+        n for n in writes if n.startswith(f"{layout.operations_prefix(gcs)}progress/{op_id}/")
+    ]
     assert len(markers) == PAGES + 1  # one per shard, and the assembly claim
 
 
 def test_progress_reads_the_markers_while_the_operation_runs(gcs, writes) -> None:
     op_id = _planned(gcs, 8)
-    op_path = f"{operations.store_prefix()}{op_id}.json"
+    jobs = runtime.current().jobs
+    op_path = f"{layout.operations_prefix(gcs)}{op_id}.json"
     after_plan = len(writes[op_path])
     for n in (1, 2, 5):
-        assert document_jobs.run_task(Task("pages", op_id, 0, n, n)) == "written"
-    assert document_jobs.run_task(Task("pages", op_id, 0, 2, 2)) == "resumed"  # a duplicate
+        assert document_jobs.run_task(jobs, Task("pages", op_id, 0, n, n)) == "written"
+    assert document_jobs.run_task(jobs, Task("pages", op_id, 0, 2, 2)) == "resumed"  # a duplicate
     assert len(writes[op_path]) == after_plan  # no rewrite of the operation per shard
 
-    op = operations.require(op_id)
+    op = operations.require(gcs, op_id)
     doc = op["metadata"]["documents"][0]
     assert doc["state"] == "running" and doc["shards_done"] == [1, 2, 5]
     assert doc["pages_done"] == 3
@@ -142,16 +151,16 @@ def test_progress_reads_the_markers_while_the_operation_runs(gcs, writes) -> Non
     }
     # The results function's pending view reads the same markers.
     gen = int(doc["object"]["generation"])
-    pending = operations.progress_for_object(gcs.input_bucket, "scans/long.pdf", gen)
+    pending = operations.progress_for_object(gcs, gcs.input_bucket, "scans/long.pdf", gen)
     assert pending["progress"] == {"pages_done": 3, "pages_total": 8}
 
 
 def test_only_one_shard_assembles_and_its_redelivery_may_resume(gcs) -> None:
     op_id = "20260101T000000000000Z-0123456789"
-    assert progress.claim_assembly(op_id, 0, 7) is True
-    assert progress.claim_assembly(op_id, 0, 3) is False  # someone else's claim
-    assert progress.claim_assembly(op_id, 0, 7) is True  # the winner, redelivered
-    assert progress.record_shard(op_id, 0, 1, 4) is True
-    assert progress.record_shard(op_id, 0, 1, 4) is False
-    assert progress.shards_done(op_id, 0) == {1: 4}  # the claim is not a shard
-    assert progress.pages_done(progress.shards_done(op_id, 0)) == 4
+    assert progress.claim_assembly(gcs, op_id, 0, 7) is True
+    assert progress.claim_assembly(gcs, op_id, 0, 3) is False  # someone else's claim
+    assert progress.claim_assembly(gcs, op_id, 0, 7) is True  # the winner, redelivered
+    assert progress.record_shard(gcs, op_id, 0, 1, 4) is True
+    assert progress.record_shard(gcs, op_id, 0, 1, 4) is False
+    assert progress.shards_done(gcs, op_id, 0) == {1: 4}  # the claim is not a shard
+    assert progress.pages_done(progress.shards_done(gcs, op_id, 0)) == 4

@@ -26,7 +26,7 @@ from PIL import Image
 
 from ocr_core.config import Settings
 from ocr_core.recognition.intake import load_image
-from tests.conftest import ROOT, image_bytes
+from tests.conftest import ROOT, engine, image_bytes
 
 #: Modules a function must not pay for at import: cloud SDKs, gRPC, the engines' libraries.
 HEAVY = (
@@ -55,7 +55,7 @@ PROBE = textwrap.dedent(
     total = time.perf_counter() - started
     modules = sorted(sys.modules)
     registry = sys.modules.get("ocr_core.engines")
-    built = sorted(registry._engines) if registry else []
+    built = sorted(registry._built) if registry else []
     print(json.dumps({"modules": modules, "engines": built,
                       "framework_s": framework, "total_s": total}))
     """
@@ -151,15 +151,15 @@ FORK_PROBE = textwrap.dedent(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     from ocr_core import engines
-    assert not engines._engines, "built in the parent before any fork"
+    assert not engines._built, "built in the parent before any fork"
     pid = os.fork()  # what gunicorn's master does to start the worker
     if pid == 0:
         deadline = time.monotonic() + float(sys.argv[2])
-        while time.monotonic() < deadline and not engines._engines:
+        while time.monotonic() < deadline and not engines._built:
             time.sleep(0.01)
-        os._exit(0 if engines._engines else 3)
+        os._exit(0 if engines._built else 3)
     _, status = os.waitpid(pid, 0)
-    assert not engines._engines, "the parent must not build it"
+    assert not engines._built, "the parent must not build it"
     print(os.waitstatus_to_exitcode(status))
     """
 )
@@ -183,10 +183,8 @@ def test_engine_is_built_in_the_forked_worker_not_the_master(
 
 
 def test_answer_pages_are_what_asdict_gives(settings: Settings) -> None:
-    from ocr_core.engines import get_engine
-
     image = load_image(image_bytes("receipt.png"), max_bytes=10**8, max_pixels=10**8)
-    output = get_engine("tesseract").recognize(image.image)
+    output = engine("tesseract").recognize(image.image)
     assert output.word_count > 5
     assert output.pages_as_dicts() == [asdict(page) for page in output.pages]
 

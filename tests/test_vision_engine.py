@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from ocr_core import errors
-from ocr_core.engines import get_engine
+from ocr_core import errors, runtime
 from ocr_core.engines.vision import MAX_BATCH_IMAGES, VisionEngine, _chunks
 from ocr_core.storage.local import generation_of
 
@@ -250,10 +249,10 @@ def vision_server() -> Any:
 
 def test_real_client_over_rest_parses_the_recorded_response(vision_server, reconfigure) -> None:
     reconfigure(OCR_ENGINE="vision", VISION_ENDPOINT=vision_server.url)
-    engine = get_engine()
-    assert engine.name == "vision"
+    vision = runtime.current().jobs.engines.get()
+    assert vision.name == "vision"
     with Image.open(FIXTURE_IMAGE) as im:
-        out = engine.recognize(im.convert("RGB"))
+        out = vision.recognize(im.convert("RGB"))
     assert out.word_count == 332 and out.language == "en"
     assert out.text.startswith("FOR OFFICIAL USE ONLY\nNOT FOR PUBLICATION")
     sent = vision_server.requests[-1]
@@ -339,7 +338,7 @@ def test_document_pages_go_to_vision_in_batches(vision_server, reconfigure) -> N
     frames = [page, blank, page] + [blank] * 15  # 18 pages: the recorded one at 1 and 3
     sent = len(vision_server.requests)
     with open_document(_tiff(frames), TIFF, settings) as document:
-        pages = ocr_pages(document, 1, 18)
+        pages = ocr_pages(runtime.current().jobs.engines, document, 1, 18)
     assert [len(r) for r in vision_server.requests[sent:]] == [16, 2]
     assert [p["page_number"] for p in pages] == list(range(1, 19))
     assert pages[0]["word_count"] == pages[2]["word_count"] == 332
@@ -360,6 +359,6 @@ def test_a_page_vision_rejects_fails_its_range(vision_server, reconfigure) -> No
             open_document(_tiff(frames), TIFF, settings) as document,
             pytest.raises(errors.EngineRejectedImage),
         ):
-            ocr_pages(document, 1, 2)
+            ocr_pages(runtime.current().jobs.engines, document, 1, 2)
     finally:
         vision_server.errors.pop((333, 222), None)

@@ -11,9 +11,8 @@ import pytest
 from ocr_core import errors
 from ocr_core.http.vision.dispatch import split
 from ocr_core.recognition import vision_wire
-from ocr_core.recognition.extract import extract
 
-from .conftest import image_bytes
+from .conftest import extract, image_bytes
 
 vision = pytest.importorskip("google.cloud.vision")
 
@@ -102,17 +101,18 @@ def test_parent_prefixes_are_split_off() -> None:
 
 
 def test_language_hints_become_installed_engine_languages(settings: Any) -> None:
-    from ocr_core.engines import get_engine
+    from ocr_core import runtime
     from ocr_core.http.vision.sources import lang
 
-    installed = get_engine().supported_languages()
+    engines = runtime.current().jobs.engines
+    installed = engines.get().supported_languages()
     # Russian: a language Vision knows and no engine here reads (RapidOCR's model is Latin
     # script, Chinese and Japanese; no Cyrillic traineddata ships).
     assert "eng" in installed and "deu" in installed and "rus" not in installed
     hints = {"imageContext": {"languageHints": ["en-US", "de", "xx", "ru"]}}
-    assert lang(hints, "requests[0]") == "eng+deu"  # unknown and not installed: dropped
-    assert lang({"imageContext": {"languageHints": ["ru"]}}, "requests[0]") is None
-    assert lang({}, "requests[0]") is None
+    assert lang(engines, hints, "requests[0]") == "eng+deu"  # unknown and not installed: dropped
+    assert lang(engines, {"imageContext": {"languageHints": ["ru"]}}, "requests[0]") is None
+    assert lang(engines, {}, "requests[0]") is None
 
 
 def test_every_vision_route_has_its_handler() -> None:
