@@ -20,26 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocr_core import errors
+from ocr_core.recognition import vision_messages as vm
 
-# google.rpc.Code and the HTTP status Google's REST APIs answer with for each.
-RPC_CODES = {
-    "OK": 0,
-    "CANCELLED": 1,
-    "UNKNOWN": 2,
-    "INVALID_ARGUMENT": 3,
-    "DEADLINE_EXCEEDED": 4,
-    "NOT_FOUND": 5,
-    "ALREADY_EXISTS": 6,
-    "PERMISSION_DENIED": 7,
-    "RESOURCE_EXHAUSTED": 8,
-    "FAILED_PRECONDITION": 9,
-    "ABORTED": 10,
-    "OUT_OF_RANGE": 11,
-    "UNIMPLEMENTED": 12,
-    "INTERNAL": 13,
-    "UNAVAILABLE": 14,
-    "UNAUTHENTICATED": 16,
-}
+# The enums live with the messages; jobs.vision_operations and the tests read them here too.
+from ocr_core.recognition.vision_messages import BREAKS, RPC_CODES
+from ocr_core.recognition.vision_messages import FEATURE_TYPES as FEATURE_TYPES
+from ocr_core.recognition.vision_messages import STATES as STATES
+from ocr_core.recognition.vision_messages import TYPE_PREFIX as TYPE_PREFIX
+
 #: Our HTTP statuses -> the google.rpc status name Vision would use.
 _STATUS_FOR_HTTP = {
     400: "INVALID_ARGUMENT",
@@ -70,29 +58,7 @@ _HTTP_FOR_ERROR: dict[type[errors.OcrError], tuple[int, str]] = {
     errors.CorruptDocument: (400, "INVALID_ARGUMENT"),
 }
 
-# Feature.Type
-FEATURE_TYPES = {
-    "TYPE_UNSPECIFIED": 0,
-    "FACE_DETECTION": 1,
-    "LANDMARK_DETECTION": 2,
-    "LOGO_DETECTION": 3,
-    "LABEL_DETECTION": 4,
-    "TEXT_DETECTION": 5,
-    "SAFE_SEARCH_DETECTION": 6,
-    "IMAGE_PROPERTIES": 7,
-    "CROP_HINTS": 9,
-    "WEB_DETECTION": 10,
-    "DOCUMENT_TEXT_DETECTION": 11,
-    "PRODUCT_SEARCH": 12,
-    "OBJECT_LOCALIZATION": 19,
-}
 TEXT_FEATURES = ("TEXT_DETECTION", "DOCUMENT_TEXT_DETECTION")
-# TextAnnotation.DetectedBreak.BreakType, Block.BlockType, OperationMetadata.State
-BREAKS = {"SPACE": 1, "SURE_SPACE": 2, "EOL_SURE_SPACE": 3, "HYPHEN": 4, "LINE_BREAK": 5}
-BLOCK_TEXT = ("TEXT", 1)
-STATES = {"STATE_UNSPECIFIED": 0, "CREATED": 1, "RUNNING": 2, "DONE": 3, "CANCELLED": 4}
-
-TYPE_PREFIX = "type.googleapis.com/google.cloud.vision.v1."
 
 
 class PermissionDenied(errors.OcrError):
@@ -129,24 +95,34 @@ def http_status(error: errors.OcrError) -> tuple[int, str]:
 
 def rpc_status(error: errors.OcrError) -> dict[str, Any]:
     """``google.rpc.Status`` for one image's or one file's error inside a response."""
+    return status_of(error).to_dict()
+
+
+def status_of(error: errors.OcrError) -> vm.Status:
     _, name = http_status(error)
-    return {"code": RPC_CODES[name], "message": error.message}
+    return vm.Status(code=RPC_CODES[name], message=error.message)
 
 
 def error_body(error: errors.OcrError) -> tuple[int, dict[str, Any]]:
     status, name = http_status(error)
-    return status, {"error": {"code": status, "message": error.message, "status": name}}
+    body = vm.ErrorBody(error=vm.ErrorStatus(code=status, message=error.message, status=name))
+    return status, body.to_dict()
 
 
 # --- the result document as annotations -------------------------------------------------
 
 
-def _vertices(box: dict[str, Any]) -> dict[str, Any]:
+def _vertices(box: dict[str, Any]) -> vm.BoundingPoly:
     x, y = int(box.get("x", 0)), int(box.get("y", 0))
     x1, y1 = x + int(box.get("width", 0)), y + int(box.get("height", 0))
-    return {
-        "vertices": [{"x": x, "y": y}, {"x": x1, "y": y}, {"x": x1, "y": y1}, {"x": x, "y": y1}]
-    }
+    return vm.BoundingPoly(
+        vertices=[
+            vm.Vertex(x=x, y=y),
+            vm.Vertex(x=x1, y=y),
+            vm.Vertex(x=x1, y=y1),
+            vm.Vertex(x=x, y=y1),
+        ]
+    )
 
 
 def _union(boxes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -159,18 +135,19 @@ def _union(boxes: list[dict[str, Any]]) -> dict[str, Any]:
     return {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0}
 
 
-def _languages(language: str | None, confidence: float | None = None) -> list[dict[str, Any]]:
+def _property(language: str | None, confidence: float | None = None) -> vm.TextProperty:
+    """The languages of a page, block, paragraph, word or symbol (none: no field at all)."""
     if not language:
-        return []
-    entry: dict[str, Any] = {"languageCode": language}
+        return vm.TextProperty()
+    detected = vm.DetectedLanguage(languageCode=language)
     if confidence is not None:
-        entry["confidence"] = confidence
-    return [entry]
+        detected.confidence = confidence
+    return vm.TextProperty(detectedLanguages=[detected])
 
 
 def _symbols(
     word: dict[str, Any], brk: str | None, language: str | None, ints: bool
-) -> list[dict[str, Any]]:
+) -> list[vm.Symbol]:
     text, box = word.get("text", ""), word.get("box") or {}
     chars = list(text)
     width = int(box.get("width", 0))
@@ -179,30 +156,26 @@ def _symbols(
     for i, char in enumerate(chars):
         left = x + width * i // len(chars)
         right = x + width * (i + 1) // len(chars)
-        prop: dict[str, Any] = {}
-        if language:
-            prop["detectedLanguages"] = _languages(language)
+        prop = _property(language)
         if brk and i == len(chars) - 1:
-            prop["detectedBreak"] = {"type": enum_value(brk, BREAKS, ints)}
+            prop.detectedBreak = vm.DetectedBreak(type=enum_value(brk, BREAKS, ints))
         symbols.append(
-            {
-                "property": prop,
-                "boundingBox": _vertices(
-                    {"x": left, "y": y, "width": right - left, "height": height}
-                ),
-                "text": char,
-                "confidence": float(word.get("confidence", 0.0)),
-            }
+            vm.Symbol(
+                property=prop,
+                boundingBox=_vertices({"x": left, "y": y, "width": right - left, "height": height}),
+                text=char,
+                confidence=float(word.get("confidence", 0.0)),
+            )
         )
     return symbols
 
 
 def _block(
     block: dict[str, Any], language: str | None, ints: bool
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str]:
+) -> tuple[vm.Block | None, list[dict[str, Any]], str]:
     """One Vision block, its words (for textAnnotations) and its text; None when empty."""
     lines = [ln for ln in block.get("lines") or [] if any(w.get("text") for w in ln["words"])]
-    vwords: list[dict[str, Any]] = []
+    vwords: list[vm.Word] = []
     flat: list[dict[str, Any]] = []
     text = ""
     for li, line in enumerate(lines):
@@ -212,39 +185,39 @@ def _block(
                 brk = "SPACE"
             else:
                 brk = "LINE_BREAK" if li == len(lines) - 1 else "EOL_SURE_SPACE"
-            prop = {"detectedLanguages": _languages(language)} if language else {}
             vwords.append(
-                {
-                    "property": prop,
-                    "boundingBox": _vertices(word["box"]),
-                    "symbols": _symbols(word, brk, language, ints),
-                    "confidence": float(word.get("confidence", 0.0)),
-                }
+                vm.Word(
+                    property=_property(language),
+                    boundingBox=_vertices(word["box"]),
+                    symbols=_symbols(word, brk, language, ints),
+                    confidence=float(word.get("confidence", 0.0)),
+                )
             )
             flat.append(word)
             text += word["text"] + (" " if brk == "SPACE" else "\n")
     if not vwords:
         return None, [], ""
     box = block.get("box") or _union([w["box"] for w in flat])
-    prop = {"detectedLanguages": _languages(language)} if language else {}
     confidence = float(block.get("confidence", 0.0))
-    paragraph = {
-        "property": prop,
-        "boundingBox": _vertices(box),
-        "words": vwords,
-        "confidence": confidence,
-    }
-    vblock = {
-        "property": prop,
-        "boundingBox": _vertices(box),
-        "paragraphs": [paragraph],
-        "blockType": BLOCK_TEXT[1] if ints else BLOCK_TEXT[0],
-        "confidence": confidence,
-    }
+    paragraph = vm.Paragraph(
+        property=_property(language),
+        boundingBox=_vertices(box),
+        words=vwords,
+        confidence=confidence,
+    )
+    vblock = vm.Block(
+        property=_property(language),
+        boundingBox=_vertices(box),
+        paragraphs=[paragraph],
+        blockType=enum_value("TEXT", vm.BLOCK_TYPES, ints),
+        confidence=confidence,
+    )
     return vblock, flat, text
 
 
-def _page(page: dict[str, Any], language: str | None, ints: bool) -> tuple[dict, list, str]:
+def _page(
+    page: dict[str, Any], language: str | None, ints: bool
+) -> tuple[vm.Page, list[dict[str, Any]], str]:
     blocks, words, text = [], [], ""
     for block in page.get("blocks") or []:
         vblock, flat, block_text = _block(block, language, ints)
@@ -252,15 +225,14 @@ def _page(page: dict[str, Any], language: str | None, ints: bool) -> tuple[dict,
             blocks.append(vblock)
             words += flat
             text += block_text
-    vpage = {
-        "property": {"detectedLanguages": _languages(language, 1.0 if words else None)}
-        if language and words
-        else {},
-        "width": int(page.get("width", 0)),
-        "height": int(page.get("height", 0)),
-        "blocks": blocks,
-        "confidence": float(page.get("confidence", 0.0)),
-    }
+    vpage = vm.Page(
+        # a page's language is sure (1.0) once it has words; without words it has none
+        property=_property(language, 1.0) if words else vm.TextProperty(),
+        width=int(page.get("width", 0)),
+        height=int(page.get("height", 0)),
+        blocks=blocks,
+        confidence=float(page.get("confidence", 0.0)),
+    )
     return vpage, words, text
 
 
@@ -278,20 +250,21 @@ def annotate(
         vpages.append(vpage)
         words += page_words
         text += page_text
-    response: dict[str, Any] = {}
     if not words or not any(f in TEXT_FEATURES for f in features):
-        return response
-    whole: dict[str, Any] = {
-        "description": text,
-        "boundingPoly": _vertices(_union([w["box"] for w in words])),
-    }
+        return vm.AnnotateImageResponse().to_dict()
+    whole = vm.EntityAnnotation(
+        description=text, boundingPoly=_vertices(_union([w["box"] for w in words]))
+    )
     if language:
-        whole = {"locale": language, **whole}
-    response["textAnnotations"] = [whole] + [
-        {"description": w["text"], "boundingPoly": _vertices(w["box"])} for w in words
-    ]
-    response["fullTextAnnotation"] = {"pages": vpages, "text": text}
-    return response
+        whole.locale = language
+    return vm.AnnotateImageResponse(
+        textAnnotations=[whole]
+        + [
+            vm.EntityAnnotation(description=w["text"], boundingPoly=_vertices(w["box"]))
+            for w in words
+        ],
+        fullTextAnnotation=vm.TextAnnotation(pages=vpages, text=text),
+    ).to_dict()
 
 
 def document_annotation(
