@@ -12,6 +12,7 @@ image result has ``language: null`` but no ``error``; a failed one has ``error``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -39,17 +40,26 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def spec(description: str | None = None, default: Any = UNSET, **schema: Any) -> Any:
-    """A model field with its JSON Schema keywords (``minimum``, ``examples``...)."""
+def _metadata(description: str | None, key: str | None, schema: Schema) -> dict[str, Any]:
     if description:
         schema["description"] = description
-    return field(default=default, metadata={"schema": schema})
+    return {"schema": schema} if key is None else {"schema": schema, "key": key}
 
 
-def required(description: str | None = None, **schema: Any) -> Any:
-    if description:
-        schema["description"] = description
-    return field(metadata={"schema": schema})
+def spec(
+    description: str | None = None, default: Any = UNSET, *, key: str | None = None, **schema: Any
+) -> Any:
+    """A model field with its JSON Schema keywords (``minimum``, ``examples``...); ``key``
+    is its JSON name when that is no Python name (``@type``)."""
+    return field(default=default, metadata=_metadata(description, key, schema))
+
+
+def required(description: str | None = None, *, key: str | None = None, **schema: Any) -> Any:
+    return field(metadata=_metadata(description, key, schema))
+
+
+def json_key(f: dataclasses.Field[Any]) -> str:
+    return f.metadata.get("key", f.name)
 
 
 CONFIDENCE = {"minimum": 0, "maximum": 1}
@@ -58,18 +68,36 @@ CONFIDENCE = {"minimum": 0, "maximum": 1}
 class Model:
     """A response body or a part of one."""
 
+    __slots__ = ()  # subclasses may use slots (Vision's symbols are many)
+
     #: The component's description in the OpenAPI document.
     DESCRIPTION: ClassVar[str | None] = None
+    #: Prefixed to the class name to make the component's name (``vision.``): other APIs'
+    #: messages cannot collide with ours.
+    NAMESPACE: ClassVar[str] = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            f.name: _plain(value)
-            for f in dataclasses.fields(self)  # type: ignore[arg-type]
-            if (value := getattr(self, f.name)) is not UNSET
-        }
+        body = {}
+        for name, key in _keys(type(self)):
+            value = getattr(self, name)
+            if value is not UNSET:
+                body[key] = value if type(value) in _SCALARS else _plain(value)
+        return body
+
+
+@functools.cache
+def _keys(model: type[Model]) -> tuple[tuple[str, str], ...]:
+    """(attribute, JSON key) of each field, once per model: ``to_dict`` runs for every
+    symbol of a Vision response."""
+    return tuple((f.name, json_key(f)) for f in dataclasses.fields(model))  # type: ignore[arg-type]
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Model):
         return value.to_dict()
     if isinstance(value, list | tuple):
@@ -400,8 +428,12 @@ MODELS: tuple[type[Model], ...] = (
 # --- JSON Schema from the models ---------------------------------------------------------
 
 
+def component_name(model: type[Model]) -> str:
+    return model.NAMESPACE + model.__name__
+
+
 def ref(model: type[Model] | str) -> Schema:
-    name = model if isinstance(model, str) else model.__name__
+    name = model if isinstance(model, str) else component_name(model)
     return {"$ref": f"#/components/schemas/{name}"}
 
 
@@ -449,10 +481,11 @@ def model_schema(model: type[Model]) -> Schema:
         prop = _type_schema(hints[f.name])
         if items is not None:
             prop["items"] = ref(items)
-        properties[f.name] = {**prop, **keywords}
+        properties[json_key(f)] = {**prop, **keywords}
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            needed.append(f.name)
-    needed += [n for n in getattr(model, "REQUIRED", ()) if n not in needed]
+            needed.append(json_key(f))
+    keys = {f.name: json_key(f) for f in dataclasses.fields(model)}  # type: ignore[arg-type]
+    needed += [keys[n] for n in getattr(model, "REQUIRED", ()) if keys[n] not in needed]
     schema: Schema = {"type": "object"}
     description = model.__dict__.get("DESCRIPTION") or model.__doc__
     # dataclass() writes a signature as the docstring of a class that has none
@@ -464,6 +497,6 @@ def model_schema(model: type[Model]) -> Schema:
     return schema
 
 
-def components() -> dict[str, Schema]:
+def components(models: tuple[type[Model], ...] = MODELS) -> dict[str, Schema]:
     """OpenAPI ``components/schemas``: one entry per model."""
-    return {model.__name__: model_schema(model) for model in MODELS}
+    return {component_name(model): model_schema(model) for model in models}

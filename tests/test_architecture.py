@@ -81,7 +81,7 @@ def core_graph() -> dict[str, set[str]]:
 def test_the_scan_sees_the_layers() -> None:
     # The test can fail: it finds known edges, so an empty scan cannot pass it.
     graph = core_graph()
-    assert "ocr_core.recognition.extract" in graph["ocr_core.http.upload"]
+    assert "ocr_core.recognition.extract" in graph["ocr_core.http.context"]
     assert "ocr_core.recognition.documents" in graph["ocr_core.jobs.images"]
     assert {layer(m) for m in graph} == set(ALLOWED)
 

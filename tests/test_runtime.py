@@ -33,7 +33,12 @@ def _environment_reads(path: Path) -> list[str]:
     lines = path.read_text().splitlines()
     found = []
     for node in ast.walk(ast.parse("\n".join(lines))):
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "getenv")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ):
             quoted = [p for p in lines[node.lineno - 1].split('"')[1::2] if p.isupper()]
             found.append(quoted[0] if quoted else "?")
     return found

@@ -15,6 +15,7 @@ import pytest
 
 from ocr_core import errors, runtime, schema
 from ocr_core.http import openapi
+from ocr_core.recognition import vision_messages
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +31,11 @@ def _validate(spec: dict[str, Any], component: str, body: dict[str, Any]) -> Non
 
 def test_every_model_is_a_component_and_every_component_a_model(spec: dict[str, Any]) -> None:
     served = spec["components"]["schemas"]
-    assert set(served) == {model.__name__ for model in schema.MODELS}
-    for model in schema.MODELS:
-        fields = [f.name for f in dataclasses.fields(model)]  # type: ignore[arg-type]
-        assert list(served[model.__name__]["properties"]) == fields, model.__name__
+    models = (*schema.MODELS, *vision_messages.MODELS)
+    assert set(served) == {schema.component_name(model) for model in models}
+    for model in models:
+        fields = [schema.json_key(f) for f in dataclasses.fields(model)]  # type: ignore[arg-type]
+        assert list(served[schema.component_name(model)]["properties"]) == fields, model
 
 
 def test_components_are_generated_not_written(spec: dict[str, Any]) -> None:

@@ -235,7 +235,8 @@ HELLO_DOC: dict[str, Any] = ResultDocument(
 
 def _schemas(settings: Settings) -> dict[str, Schema]:
     """The models' schemas (``ocr_core.schema``), with what only the route table and the
-    settings know: which error codes each body can carry, and the batch's size limit."""
+    settings know: which error codes each body can carry, and the batch's size limit; then
+    the Vision messages' (``vision.*``, ``google.*``)."""
     schemas = components()
 
     def codes(**keywords: Any) -> Schema:
@@ -249,7 +250,7 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
     }
     schemas["BatchItem"]["properties"]["error"] = codes(enum=ITEM_ERRORS)
     schemas["BatchResponse"]["properties"]["count"]["maximum"] = settings.max_batch_items
-    return schemas
+    return {**schemas, **vision_openapi.schemas()}
 
 
 FORMATS_DESCRIPTION = (

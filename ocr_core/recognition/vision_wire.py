@@ -21,25 +21,16 @@ from typing import Any
 
 from ocr_core import errors
 
-# google.rpc.Code and the HTTP status Google's REST APIs answer with for each.
-RPC_CODES = {
-    "OK": 0,
-    "CANCELLED": 1,
-    "UNKNOWN": 2,
-    "INVALID_ARGUMENT": 3,
-    "DEADLINE_EXCEEDED": 4,
-    "NOT_FOUND": 5,
-    "ALREADY_EXISTS": 6,
-    "PERMISSION_DENIED": 7,
-    "RESOURCE_EXHAUSTED": 8,
-    "FAILED_PRECONDITION": 9,
-    "ABORTED": 10,
-    "OUT_OF_RANGE": 11,
-    "UNIMPLEMENTED": 12,
-    "INTERNAL": 13,
-    "UNAVAILABLE": 14,
-    "UNAUTHENTICATED": 16,
-}
+# The enums live with the messages (vision_messages, whose models the OpenAPI document is
+# generated from); jobs.vision_operations and the tests read them here too. The builders
+# below write plain dicts: one model object per character made a dense page's JSON 2.4x
+# slower to build (0.45 s against 0.19 s for 20,000 characters), and the tests validate
+# every answer against the generated schema, so the two cannot drift apart unseen.
+from ocr_core.recognition.vision_messages import BLOCK_TYPES, BREAKS, RPC_CODES
+from ocr_core.recognition.vision_messages import FEATURE_TYPES as FEATURE_TYPES
+from ocr_core.recognition.vision_messages import STATES as STATES
+from ocr_core.recognition.vision_messages import TYPE_PREFIX as TYPE_PREFIX
+
 #: Our HTTP statuses -> the google.rpc status name Vision would use.
 _STATUS_FOR_HTTP = {
     400: "INVALID_ARGUMENT",
@@ -70,29 +61,7 @@ _HTTP_FOR_ERROR: dict[type[errors.OcrError], tuple[int, str]] = {
     errors.CorruptDocument: (400, "INVALID_ARGUMENT"),
 }
 
-# Feature.Type
-FEATURE_TYPES = {
-    "TYPE_UNSPECIFIED": 0,
-    "FACE_DETECTION": 1,
-    "LANDMARK_DETECTION": 2,
-    "LOGO_DETECTION": 3,
-    "LABEL_DETECTION": 4,
-    "TEXT_DETECTION": 5,
-    "SAFE_SEARCH_DETECTION": 6,
-    "IMAGE_PROPERTIES": 7,
-    "CROP_HINTS": 9,
-    "WEB_DETECTION": 10,
-    "DOCUMENT_TEXT_DETECTION": 11,
-    "PRODUCT_SEARCH": 12,
-    "OBJECT_LOCALIZATION": 19,
-}
 TEXT_FEATURES = ("TEXT_DETECTION", "DOCUMENT_TEXT_DETECTION")
-# TextAnnotation.DetectedBreak.BreakType, Block.BlockType, OperationMetadata.State
-BREAKS = {"SPACE": 1, "SURE_SPACE": 2, "EOL_SURE_SPACE": 3, "HYPHEN": 4, "LINE_BREAK": 5}
-BLOCK_TEXT = ("TEXT", 1)
-STATES = {"STATE_UNSPECIFIED": 0, "CREATED": 1, "RUNNING": 2, "DONE": 3, "CANCELLED": 4}
-
-TYPE_PREFIX = "type.googleapis.com/google.cloud.vision.v1."
 
 
 class PermissionDenied(errors.OcrError):
@@ -238,7 +207,7 @@ def _block(
         "property": prop,
         "boundingBox": _vertices(box),
         "paragraphs": [paragraph],
-        "blockType": BLOCK_TEXT[1] if ints else BLOCK_TEXT[0],
+        "blockType": enum_value("TEXT", BLOCK_TYPES, ints),
         "confidence": confidence,
     }
     return vblock, flat, text

@@ -25,13 +25,13 @@ from ocr_core.names import safe_upload_name
 from ocr_core.recognition import vision_wire
 from ocr_core.recognition.documents import document_kind, ocr_pages, open_document
 from ocr_core.recognition.intake import SUPPORTED, sniff_format
-
-#: Vision's limits: one file per files:annotate request, 5 pages of it; output files of
-#: 1 to 100 responses, 20 by default.
-MAX_SYNC_FILES, MAX_SYNC_PAGES = 1, 5
-DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE = 20, 100
-FILE_MIME_TYPES = ("application/pdf", "image/tiff", "image/gif")
-
+from ocr_core.recognition.vision_messages import (
+    DEFAULT_BATCH_SIZE,
+    FILE_MIME_TYPES,
+    MAX_BATCH_SIZE,
+    MAX_SYNC_FILES,
+    MAX_SYNC_PAGES,
+)
 
 # --- files:annotate ---------------------------------------------------------------------
 

@@ -19,9 +19,7 @@ from ocr_core.http.context import HttpContext
 from ocr_core.http.vision import sources
 from ocr_core.logs import get_logger
 from ocr_core.recognition import vision_wire
-
-#: Vision's own limit of images in one images:annotate request.
-MAX_IMAGES = 16
+from ocr_core.recognition.vision_messages import MAX_IMAGES
 
 log = get_logger("vision.images")
 

@@ -1,180 +1,59 @@
-"""The OpenAPI details of the ``/v1`` routes: request and response bodies, briefly. Which
-paths exist comes from the route table; the messages are Cloud Vision's own, so their
-schemas here name the main fields and point to Google's reference for the rest."""
+"""The OpenAPI details of the ``/v1`` routes: which paths exist comes from the route table,
+their request and response bodies from Vision's message models
+(``ocr_core.recognition.vision_messages``), whose components this module adds to the
+document; each operation links to Google's reference of its method."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+from ocr_core.recognition import vision_messages as vm
+from ocr_core.schema import Model, Schema, components, ref
+
 REFERENCE = "https://cloud.google.com/vision/docs/reference/rest/v1"
 #: Route names of the Vision surface (``routes.py``) -> the base operation they are a form of.
 SUFFIXES = ("InProject", "InLocation", "InRegion", "Bare", "Get", "Post", "Put", "Patch", "Delete")
 
-Schema = dict[str, Any]
+
+def schemas() -> dict[str, Schema]:
+    """The Vision messages' components (``vision.*``, ``google.*``: none is one of ours)."""
+    return components(vm.MODELS)
 
 
-def _obj(doc: str, /, **properties: Schema) -> Schema:
-    return {"type": "object", "description": doc, "properties": properties}
-
-
-def _list(item: Schema, description: str = "") -> Schema:
-    schema: Schema = {"type": "array", "items": item}
-    if description:
-        schema["description"] = description
-    return schema
-
-
-_STR: Schema = {"type": "string"}
-_INT: Schema = {"type": "integer"}
-_ENUM: Schema = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
-_STATUS = _obj("google.rpc.Status", code=_INT, message=_STR)
-_FEATURES = _list(
-    _obj(
-        "Feature",
-        type={**_ENUM, "description": "TEXT_DETECTION (5) or DOCUMENT_TEXT_DETECTION (11)"},
-    ),
-)
-_CONTEXT = _obj("ImageContext", languageHints=_list(_STR, "BCP-47 codes, e.g. en, de"))
-_IMAGE = _obj(
-    "Image: base64 content, or a gs:// object of the input bucket",
-    content={"type": "string", "format": "byte"},
-    source=_obj("ImageSource", gcsImageUri=_STR, imageUri=_STR),
-)
-_IMAGE_REQUEST = _obj(
-    "AnnotateImageRequest", image=_IMAGE, features=_FEATURES, imageContext=_CONTEXT
-)
-_ANNOTATION = _obj(
-    "TextAnnotation: pages -> blocks -> paragraphs -> words -> symbols, each with "
-    "boundingBox vertices, confidence and detectedLanguages",
-    text=_STR,
-    pages=_list({"type": "object"}),
-)
-_IMAGE_RESPONSE = _obj(
-    "AnnotateImageResponse: annotations, or this image's error",
-    textAnnotations=_list(
-        _obj(
-            "EntityAnnotation: the whole text first, then one per word",
-            description=_STR,
-            locale=_STR,
-            boundingPoly={"type": "object"},
-        )
-    ),
-    fullTextAnnotation=_ANNOTATION,
-    context=_obj("ImageAnnotationContext (files)", uri=_STR, pageNumber=_INT),
-    error=_STATUS,
-)
-_INPUT = _obj(
-    "InputConfig: PDF, TIFF or GIF as base64 content or a gs:// source",
-    gcsSource=_obj("GcsSource", uri=_STR),
-    content={"type": "string", "format": "byte"},
-    mimeType=_STR,
-)
-_OUTPUT = _obj(
-    "OutputConfig: files <uri>output-<first>-to-<last>.json in the results bucket",
-    gcsDestination=_obj("GcsDestination", uri=_STR),
-    batchSize={"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-)
-_FILE_RESPONSE = _obj(
-    "AnnotateFileResponse",
-    inputConfig=_INPUT,
-    responses=_list(_IMAGE_RESPONSE),
-    totalPages=_INT,
-    error=_STATUS,
-)
-_OPERATION = _obj(
-    "google.longrunning.Operation",
-    name={"type": "string", "example": "operations/20261203T120000000000Z-0123456789"},
-    metadata=_obj(
-        "OperationMetadata",
-        state={**_ENUM, "description": "CREATED, RUNNING, DONE or CANCELLED"},
-        createTime=_STR,
-        updateTime=_STR,
-    ),
-    done={"type": "boolean"},
-    response=_obj(
-        "AsyncBatchAnnotateFilesResponse (responses[].outputConfig) or "
-        "AsyncBatchAnnotateImagesResponse (outputConfig)"
-    ),
-    error=_STATUS,
-)
-GOOGLE_ERROR = _obj(
-    "Google's error shape", error=_obj("error", code=_INT, message=_STR, status=_STR)
-)
-
-
-def _op(summary_ref: str, request: Schema | None, response: Schema) -> dict[str, Any]:
+def _op(method: str, request: type[Model] | None, response: type[Model]) -> dict[str, Any]:
     op: dict[str, Any] = {
-        "description": f"Cloud Vision's method, as in {REFERENCE}/{summary_ref}. "
+        "description": f"Cloud Vision's method, as in {REFERENCE}/{method}. "
         "Enums as names or integers; `$alt=json;enum-encoding=int` answers integers.",
         "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": response}}}
+            "200": {"description": "OK", "content": {"application/json": {"schema": ref(response)}}}
         },
     }
     if request is not None:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": request}},
+            "content": {"application/json": {"schema": ref(request)}},
         }
     return op
 
 
+#: Each Vision method (by its base route name): Google's reference page, request, response.
 OPERATIONS: dict[str, dict[str, Any]] = {
     "visionAnnotateImages": _op(
-        "images/annotate",
-        _obj("BatchAnnotateImagesRequest", requests=_list(_IMAGE_REQUEST, "1 to 16")),
-        _obj("BatchAnnotateImagesResponse", responses=_list(_IMAGE_RESPONSE)),
+        "images/annotate", vm.BatchAnnotateImagesRequest, vm.BatchAnnotateImagesResponse
     ),
     "visionAnnotateFiles": _op(
-        "files/annotate",
-        _obj(
-            "BatchAnnotateFilesRequest",
-            requests=_list(
-                _obj(
-                    "AnnotateFileRequest",
-                    inputConfig=_INPUT,
-                    features=_FEATURES,
-                    imageContext=_CONTEXT,
-                    pages=_list(_INT, "up to 5; negative counts from the end"),
-                ),
-                "one file",
-            ),
-        ),
-        _obj("BatchAnnotateFilesResponse", responses=_list(_FILE_RESPONSE)),
+        "files/annotate", vm.BatchAnnotateFilesRequest, vm.BatchAnnotateFilesResponse
     ),
     "visionAsyncBatchAnnotateFiles": _op(
-        "files/asyncBatchAnnotate",
-        _obj(
-            "AsyncBatchAnnotateFilesRequest",
-            requests=_list(
-                _obj(
-                    "AsyncAnnotateFileRequest",
-                    inputConfig=_INPUT,
-                    features=_FEATURES,
-                    outputConfig=_OUTPUT,
-                )
-            ),
-            parent=_STR,
-        ),
-        _OPERATION,
+        "files/asyncBatchAnnotate", vm.AsyncBatchAnnotateFilesRequest, vm.Operation
     ),
     "visionAsyncBatchAnnotateImages": _op(
-        "images/asyncBatchAnnotate",
-        _obj(
-            "AsyncBatchAnnotateImagesRequest",
-            requests=_list(_IMAGE_REQUEST),
-            outputConfig=_OUTPUT,
-            parent=_STR,
-        ),
-        _OPERATION,
+        "images/asyncBatchAnnotate", vm.AsyncBatchAnnotateImagesRequest, vm.Operation
     ),
-    "visionListOperations": _op(
-        "operations/list",
-        None,
-        _obj("ListOperationsResponse", operations=_list(_OPERATION), nextPageToken=_STR),
-    ),
-    "visionGetOperation": _op("operations/get", None, _OPERATION),
-    "visionCancelOperation": _op("operations/cancel", None, _obj("google.protobuf.Empty")),
+    "visionListOperations": _op("operations/list", None, vm.ListOperationsResponse),
+    "visionGetOperation": _op("operations/get", None, vm.Operation),
+    "visionCancelOperation": _op("operations/cancel", None, vm.Empty),
     "visionNotFound": {
         "description": "No such Vision method: answered in Google's error shape",
         "responses": {},
@@ -209,7 +88,7 @@ def error_responses(statuses: list[int]) -> dict[str, Any]:
     return {
         str(status): {
             "description": "Google's error: code (HTTP), message, status (google.rpc name)",
-            "content": {"application/json": {"schema": GOOGLE_ERROR}},
+            "content": {"application/json": {"schema": ref(vm.ErrorBody)}},
         }
         for status in sorted({*statuses, 404})
     }

@@ -23,8 +23,8 @@ from ocr_core.engines.languages import TESSERACT_TO_BCP47
 from ocr_core.http.forms import bound_body_reads
 from ocr_core.jobs.layout import check_not_reserved, operations_prefix
 from ocr_core.names import validate_object_name
+from ocr_core.recognition.vision_messages import FEATURE_TYPES
 from ocr_core.recognition.vision_wire import (
-    FEATURE_TYPES,
     TEXT_FEATURES,
     GcsUri,
     PermissionDenied,
