@@ -12,11 +12,13 @@ image result has ``language: null`` but no ``error``; a failed one has ``error``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal, Self, Union
 
 from ocr_core import __version__
 from ocr_core.errors import OcrError
@@ -29,6 +31,12 @@ Schema = dict[str, Any]
 class _Unset:
     def __repr__(self) -> str:
         return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False  # absent reads as empty: ``if entry.shards_total:``
+
+    def __reduce__(self) -> str:
+        return "UNSET"  # one of it: copies and pickles of a model keep ``is UNSET`` true
 
 
 #: The default of a field that is left out of the JSON unless given.
@@ -55,18 +63,104 @@ def required(description: str | None = None, **schema: Any) -> Any:
 CONFIDENCE = {"minimum": 0, "maximum": 1}
 
 
+def internal() -> Any:
+    """A field that is stored and served but not part of the documented contract: left out
+    of the OpenAPI document."""
+    return field(default=UNSET, metadata={"internal": True})
+
+
+#: Instance state a loaded model keeps beside its fields (see ``Model.from_dict``).
+_ORDER, _UNKNOWN = "_json_order", "_json_unknown"
+
+
 class Model:
-    """A response body or a part of one."""
+    """A response body or a part of one.
+
+    A model read with ``from_dict`` writes back the same JSON, byte for byte: its keys in
+    the order they were read (a field set afterwards comes after them, as in the dict it
+    replaces), and keys it does not know (written by another version) kept where they were.
+    """
 
     #: The component's description in the OpenAPI document.
     DESCRIPTION: ClassVar[str | None] = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        known = {
             f.name: _plain(value)
             for f in dataclasses.fields(self)  # type: ignore[arg-type]
             if (value := getattr(self, f.name)) is not UNSET
         }
+        order: list[str] | None = self.__dict__.get(_ORDER)
+        if order is None:
+            return known
+        unknown: dict[str, Any] = self.__dict__[_UNKNOWN]
+        body = {
+            k: known[k] if k in known else unknown[k] for k in order if k in known or k in unknown
+        }
+        return body | known
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The model of stored JSON: nested models and lists of them typed, absent optional
+        fields ``UNSET``, other values as stored. Raises ``ValueError`` when a required
+        field is missing or a model's place holds something else."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{cls.__name__} is not a JSON object")
+        values: dict[str, Any] = {}
+        for name, (tp, needed) in _fields(cls).items():
+            if name in data:
+                values[name] = _typed(tp, data[name], f"{cls.__name__}.{name}")
+            elif needed:
+                raise ValueError(f"{cls.__name__} without {name}")
+        model = cls(**values)
+        for name in _fields(cls).keys() - data.keys():
+            setattr(model, name, UNSET)  # a default (``created_at``...) the JSON did not have
+        model.__dict__[_UNKNOWN] = {k: v for k, v in data.items() if k not in _fields(cls)}
+        model.__dict__[_ORDER] = list(data)
+        return model
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        order: list[str] | None = self.__dict__.get(_ORDER)
+        if order is not None:  # loaded: keep the order of keys as a dict would
+            if value is UNSET:
+                if name in order:
+                    order.remove(name)
+            elif name not in order:
+                order.append(name)
+
+
+@functools.cache
+def _fields(model: type[Model]) -> dict[str, tuple[Any, bool]]:
+    """Each field's type and whether the JSON must have it."""
+    hints = typing.get_type_hints(model)
+    return {
+        f.name: (
+            hints[f.name],
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(model)  # type: ignore[arg-type]
+    }
+
+
+def _typed(tp: Any, value: Any, where: str) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _typed(options[0], value, where) if len(options) == 1 else value
+    if isinstance(tp, type) and issubclass(tp, Model):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{where} is not a {tp.__name__}")
+        return tp.from_dict(value)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(item, type) and issubclass(item, Model):
+            if not isinstance(value, list):
+                raise ValueError(f"{where} is not a list")
+            return [_typed(item, v, f"{where}[]") for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -318,6 +412,8 @@ class OperationMetadata(Model):
     end_time: str | None = spec()
     progress: dict[str, Any] = spec()
     documents: list[DocumentEntry] = spec()
+    #: Vision operations: the output files written once done (``jobs.vision_operations``).
+    vision_output: dict[str, Any] = internal()
 
     REQUIRED: ClassVar[tuple[str, ...]] = ("documents",)
 
@@ -444,6 +540,8 @@ def model_schema(model: type[Model]) -> Schema:
     properties: Schema = {}
     needed: list[str] = []
     for f in dataclasses.fields(model):  # type: ignore[arg-type]
+        if f.metadata.get("internal"):
+            continue
         keywords = dict(f.metadata.get("schema", {}))
         items = keywords.pop("items", None)
         prop = _type_schema(hints[f.name])

@@ -25,6 +25,7 @@ from ocr_core.jobs.documents import start_batch, write_cancelled_results
 from ocr_core.jobs.layout import check_not_reserved, reserved_reason
 from ocr_core.names import is_valid_object_name, validate_object_name
 from ocr_core.recognition.render import parse_formats
+from ocr_core.schema import Operation
 from ocr_core.storage import open_bucket
 
 MAX_BODY = MAX_JSON_BODY
@@ -50,17 +51,17 @@ def cancel(request: flask.Request, id: str) -> flask.Response:
     return json_response(_render(request, op))
 
 
-def _no_store(op: dict[str, Any]) -> dict[str, str]:
-    return {} if op["done"] else {"Cache-Control": "no-store", "Retry-After": "2"}
+def _no_store(op: Operation) -> dict[str, str]:
+    return {} if op.done else {"Cache-Control": "no-store", "Retry-After": "2"}
 
 
-def _render(request: flask.Request, op: dict[str, Any]) -> dict[str, Any]:
-    """The stored operation plus each document's ``results_url``."""
+def _render(request: flask.Request, op: Operation) -> dict[str, Any]:
+    """The stored operation plus each document's ``results_url``, as the client's JSON."""
     base = get_settings().results_base_url or request.host_url.rstrip("/")
-    body = copy.deepcopy(op)
-    for doc in body["metadata"]["documents"]:
-        doc["results_url"] = f"{base}/results/{quote(doc['object']['name'])}"
-    return body
+    view = copy.deepcopy(op)
+    for doc in view.metadata.documents:
+        doc.results_url = f"{base}/results/{quote(doc.object.name)}"
+    return view.to_dict()
 
 
 def _list(request: flask.Request) -> flask.Response:
@@ -133,7 +134,7 @@ def _start(request: flask.Request) -> flask.Response:
         request_echo["output_formats"] = list(parse_formats(spec["output_formats"]))
     op = start_batch(found, request_echo)
     body = _render(request, op)
-    location = f"{request.host_url.rstrip('/')}/{op['name']}"
+    location = f"{request.host_url.rstrip('/')}/{op.name}"
     return json_response(body, 202, {"Location": location, "Cache-Control": "no-store"})
 
 

@@ -25,6 +25,7 @@ from ocr_core.recognition import vision_wire
 from ocr_core.recognition.documents import document_kind, ocr_pages, open_document
 from ocr_core.recognition.extract import extract
 from ocr_core.recognition.intake import SUPPORTED, sniff_format
+from ocr_core.schema import Operation
 from ocr_core.storage import open_bucket
 
 #: Vision's limits: one file per files:annotate request, 5 pages of it; output files of
@@ -231,7 +232,7 @@ def _stat(gcs: vision_wire.GcsUri) -> tuple[str, str, int]:
     return gcs.bucket, gcs.name, info.generation
 
 
-def start_files(body: dict[str, Any], parent: str) -> dict[str, Any]:
+def start_files(body: dict[str, Any], parent: str) -> Operation:
     """Validate every file, then start one operation over them."""
     requests = images.request_list(body, get_settings().max_operation_objects, "files")
     objects, echo = [], []
@@ -254,7 +255,7 @@ def start_files(body: dict[str, Any], parent: str) -> dict[str, Any]:
     return start_batch(objects, {"vision": {"kind": "files", "parent": parent, "files": echo}})
 
 
-def start_images(body: dict[str, Any], parent: str) -> dict[str, Any]:
+def start_images(body: dict[str, Any], parent: str) -> Operation:
     """Inline images are stored in the input bucket first (as ``?mode=async`` does), so the
     OCR function finds every image of the batch where it finds objects."""
     settings = get_settings()
