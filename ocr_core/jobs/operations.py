@@ -56,7 +56,8 @@ NEXT: dict[str, frozenset[str]] = {
     FAILED: frozenset(),
     CANCELLED: frozenset(),
 }
-_ENTRY_FIELDS = frozenset(f.name for f in dataclasses.fields(DocumentEntry))
+#: What ``move`` may set beside the state: the entry's fields.
+_SETTABLE = frozenset(f.name for f in dataclasses.fields(DocumentEntry)) - {"state"}
 _ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,79}$")
 UPDATE_ATTEMPTS = 50
 
@@ -114,13 +115,12 @@ def move(
     """The one way a document entry changes state: to ``state`` (with ``fields``, named as
     ``DocumentEntry``'s) when the state machine allows it from its current state (and that
     state is in ``only_from``, when given). False, and nothing changed, otherwise."""
-    unknown = fields.keys() - _ENTRY_FIELDS
-    if unknown or "state" in fields:
-        raise TypeError(f"not fields move may set: {sorted(unknown | (fields.keys() & {'state'}))}")
+    if not fields.keys() <= _SETTABLE:
+        raise TypeError(f"a document entry has no {sorted(fields.keys() - _SETTABLE)}")
     current = entry.state
     if state not in NEXT[current] or (only_from and current not in only_from):
         return False
-    entry.state = state  # type: ignore[assignment]  # a State: NEXT holds only those
+    entry.state = state  # type: ignore[assignment]  # one of NEXT's, so a State
     for name, value in fields.items():
         setattr(entry, name, value)
     return True
