@@ -15,9 +15,10 @@ import dataclasses
 import functools
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal, Self, Union
 
 from ocr_core import __version__
 from ocr_core.errors import OcrError
@@ -30,6 +31,12 @@ Schema = dict[str, Any]
 class _Unset:
     def __repr__(self) -> str:
         return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False  # absent reads as empty: ``if entry.shards_total:``
+
+    def __reduce__(self) -> str:
+        return "UNSET"  # one of it: copies and pickles of a model keep ``is UNSET`` true
 
 
 #: The default of a field that is left out of the JSON unless given.
@@ -65,8 +72,23 @@ def json_key(f: dataclasses.Field[Any]) -> str:
 CONFIDENCE = {"minimum": 0, "maximum": 1}
 
 
+def internal() -> Any:
+    """A field that is stored and served but not part of the documented contract: left out
+    of the OpenAPI document."""
+    return field(default=UNSET, metadata={"internal": True})
+
+
+#: Instance state a loaded model keeps beside its fields (see ``Model.from_dict``).
+_ORDER, _UNKNOWN = "_json_order", "_json_unknown"
+
+
 class Model:
-    """A response body or a part of one."""
+    """A response body or a part of one.
+
+    A model read with ``from_dict`` writes back the same JSON, byte for byte: its keys in
+    the order they were read (a field set afterwards comes after them, as in the dict it
+    replaces), and keys it does not know (written by another version) kept where they were.
+    """
 
     __slots__ = ()  # subclasses may use slots (Vision's symbols are many)
 
@@ -77,22 +99,98 @@ class Model:
     NAMESPACE: ClassVar[str] = ""
 
     def to_dict(self) -> dict[str, Any]:
-        body = {}
+        known = {}
         for name, key in _keys(type(self)):
             value = getattr(self, name)
             if value is not UNSET:
-                body[key] = value if type(value) in _SCALARS else _plain(value)
-        return body
+                known[key] = value if type(value) in _SCALARS else _plain(value)
+        state = getattr(self, "__dict__", None)  # slotted models are never loaded ones
+        order: list[str] | None = state.get(_ORDER) if state else None
+        if order is None:
+            return known
+        unknown: dict[str, Any] = state[_UNKNOWN]  # type: ignore[index]
+        body = {
+            k: known[k] if k in known else unknown[k] for k in order if k in known or k in unknown
+        }
+        return body | known
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The model of stored JSON: nested models and lists of them typed, absent optional
+        fields ``UNSET``, other values as stored. Raises ``ValueError`` when a required
+        field is missing or a model's place holds something else."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{cls.__name__} is not a JSON object")
+        values: dict[str, Any] = {}
+        fields = _fields(cls)
+        for name, (key, tp, needed) in fields.items():
+            if key in data:
+                values[name] = _typed(tp, data[key], f"{cls.__name__}.{name}")
+            elif needed:
+                raise ValueError(f"{cls.__name__} without {key}")
+        model = cls(**values)
+        for name, (key, _, _) in fields.items():
+            if key not in data:
+                setattr(model, name, UNSET)  # a default (``created_at``...) the JSON lacked
+        keys = {key for key, _, _ in fields.values()}
+        model.__dict__[_UNKNOWN] = {k: v for k, v in data.items() if k not in keys}
+        model.__dict__[_ORDER] = list(data)
+        return model
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        state = getattr(self, "__dict__", None)
+        order: list[str] | None = state.get(_ORDER) if state else None
+        if order is not None:  # loaded: keep the order of keys as a dict would
+            if value is UNSET:
+                if name in order:
+                    order.remove(name)
+            elif name not in order:
+                order.append(name)
 
 
 @functools.cache
 def _keys(model: type[Model]) -> tuple[tuple[str, str], ...]:
     """(attribute, JSON key) of each field, once per model: ``to_dict`` runs for every
-    symbol of a Vision response."""
+    part of every response."""
     return tuple((f.name, json_key(f)) for f in dataclasses.fields(model))  # type: ignore[arg-type]
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _fields(model: type[Model]) -> dict[str, tuple[str, Any, bool]]:
+    """Each field's JSON key, its type, and whether the JSON must have it."""
+    hints = typing.get_type_hints(model)
+    return {
+        f.name: (
+            json_key(f),
+            hints[f.name],
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(model)  # type: ignore[arg-type]
+    }
+
+
+def _typed(tp: Any, value: Any, where: str) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _typed(options[0], value, where) if len(options) == 1 else value
+    if isinstance(tp, type) and issubclass(tp, Model):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{where} is not a {tp.__name__}")
+        return tp.from_dict(value)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(item, type) and issubclass(item, Model):
+            if not isinstance(value, list):
+                raise ValueError(f"{where} is not a list")
+            return [_typed(item, v, f"{where}[]") for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -346,6 +444,8 @@ class OperationMetadata(Model):
     end_time: str | None = spec()
     progress: dict[str, Any] = spec()
     documents: list[DocumentEntry] = spec()
+    #: Vision operations: the output files written once done (``jobs.vision_operations``).
+    vision_output: dict[str, Any] = internal()
 
     REQUIRED: ClassVar[tuple[str, ...]] = ("documents",)
 
@@ -476,6 +576,8 @@ def model_schema(model: type[Model]) -> Schema:
     properties: Schema = {}
     needed: list[str] = []
     for f in dataclasses.fields(model):  # type: ignore[arg-type]
+        if f.metadata.get("internal"):
+            continue
         keywords = dict(f.metadata.get("schema", {}))
         items = keywords.pop("items", None)
         prop = _type_schema(hints[f.name])

@@ -140,3 +140,29 @@ def test_functions_enter_through_one_layer(function: str) -> None:
     assert core, "main.py imports nothing from ocr_core?"
     entry = "ocr_core.jobs" if function == "ocr" else "ocr_core.http"
     assert entry in core
+
+
+def test_one_module_tells_images_documents_and_tasks_apart() -> None:
+    """``jobs.dispatch`` is the one fork: the only jobs module that knows both the image job
+    and the document jobs, and the only one besides the image job (which reads a stored
+    object's bytes and hands a document over through dispatch's callback) that asks what
+    kind of bytes an object holds."""
+    graph = core_graph()
+    images, documents = "ocr_core.jobs.images", "ocr_core.jobs.documents"
+    both = sorted(
+        m for m, deps in graph.items() if layer(m) == "jobs" and {images, documents} <= deps
+    )
+    assert both == ["ocr_core.jobs.dispatch"]
+    assert images not in graph[documents] and documents not in graph[images]
+
+    def asks_the_kind(module: str) -> bool:
+        tree = ast.parse(modules()[module].read_text())
+        return any(
+            isinstance(node, ast.ImportFrom)
+            and node.module == "ocr_core.recognition.documents"
+            and any(alias.name == "document_kind" for alias in node.names)
+            for node in ast.walk(tree)
+        )
+
+    jobs_asking = sorted(m for m in modules() if layer(m) == "jobs" and asks_the_kind(m))
+    assert jobs_asking == ["ocr_core.jobs.dispatch", images]

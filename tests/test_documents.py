@@ -7,6 +7,7 @@ real local queue, delivered by the local stack's own push code (``ocr_local.task
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,14 @@ from .documents import (
     multipage_tiff,
     text_pdf,
 )
+from .stored_operations import assert_round_trip
+
+
+@pytest.fixture(autouse=True)
+def _operations_round_trip(settings: Settings) -> Iterator[None]:
+    """After each flow: its stored operations read typed and write back the same bytes."""
+    yield
+    assert_round_trip(settings.data_dir)
 
 
 def put(settings: Settings, name: str, data: bytes) -> int:

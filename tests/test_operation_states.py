@@ -1,13 +1,13 @@
 """The seams of jobs/: a document's state machine, and the one module that names objects.
 
-A document entry changes state only through ``operations.move``; every object name the
-service writes for itself comes from ``jobs.layout`` and is covered by its reserved-name rule.
+A document entry (a typed ``schema.DocumentEntry``) changes state only through
+``operations.move``; every object name the service writes for itself comes from
+``jobs.layout`` and is covered by its reserved-name rule.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import pytest
 
@@ -15,10 +15,13 @@ from ocr_core import errors
 from ocr_core.config import Settings
 from ocr_core.jobs import layout, operations
 from ocr_core.jobs.operations import CANCELLED, DONE, FAILED, NEXT, QUEUED, RUNNING, TERMINAL
+from ocr_core.schema import DocumentEntry, ErrorDetail
 
 
-def _entry(state: str) -> dict[str, Any]:
-    return {"state": state, "pages_done": 0, "error": None}
+def _entry(state: str) -> DocumentEntry:
+    entry = operations.document_entry(Settings(), "in", "a.pdf", 1)
+    entry.state = state  # type: ignore[assignment]
+    return entry
 
 
 def test_terminal_states_never_change_and_every_state_is_reachable() -> None:
@@ -50,25 +53,37 @@ def test_move_follows_the_state_machine(
 ) -> None:
     entry = _entry(start)
     assert operations.move(entry, target, only_from=only_from, pages_done=7) is moved
-    assert entry["state"] == (target if moved else start)
-    assert entry["pages_done"] == (7 if moved else 0)  # nothing changes on a refusal
+    assert entry.state == (target if moved else start)
+    assert entry.pages_done == (7 if moved else 0)  # nothing changes on a refusal
+
+
+@pytest.mark.parametrize("terminal", TERMINAL)
+def test_a_terminal_entry_never_moves_and_keeps_every_field(terminal: str) -> None:
+    entry = _entry(terminal)
+    entry.error = ErrorDetail("corrupt_document", "damaged")
+    before = entry.to_dict()
+    for target in NEXT:
+        assert operations.move(entry, target, pages_done=9, error=None) is False
+    assert entry.to_dict() == before
+
+
+def test_move_sets_only_fields_the_entry_has() -> None:
+    entry = _entry(QUEUED)
+    with pytest.raises(TypeError, match="page_cuont"):
+        operations.move(entry, RUNNING, page_cuont=3)
+    with pytest.raises(TypeError, match="state"):
+        operations.move(entry, RUNNING, state=DONE)
+    assert entry.state == QUEUED
 
 
 def test_cancel_stops_only_what_is_not_finished() -> None:
-    op = operations.new_operation(
-        "20261203T000000000000Z-abc",
-        [
-            {**operations.document_entry(Settings(), "in", f"d{i}.pdf", 1), "state": state}
-            for i, state in enumerate((QUEUED, RUNNING, DONE, FAILED))
-        ],
-        "test",
-        {},
-    )
-    stopped = [
-        d["object"]["name"] for d in op["metadata"]["documents"] if operations.move(d, CANCELLED)
-    ]
+    entries = [operations.document_entry(Settings(), "in", f"d{i}.pdf", 1) for i in range(4)]
+    for entry, state in zip(entries, (QUEUED, RUNNING, DONE, FAILED), strict=True):
+        entry.state = state  # type: ignore[assignment]
+    op = operations.new_operation("20261203T000000000000Z-abc", entries, "test", {})
+    stopped = [d.object.name for d in op.metadata.documents if operations.move(d, CANCELLED)]
     assert stopped == ["d0.pdf", "d1.pdf"]
-    assert [d["state"] for d in op["metadata"]["documents"]] == [
+    assert [d.state for d in op.metadata.documents] == [
         CANCELLED,
         CANCELLED,
         DONE,

@@ -17,8 +17,7 @@ import pytest
 
 from ocr_core import runtime
 from ocr_core.config import Settings
-from ocr_core.jobs import documents as document_jobs
-from ocr_core.jobs import layout, operations, progress
+from ocr_core.jobs import dispatch, layout, operations, progress
 from ocr_core.jobs.store import load_json
 from ocr_core.jobs.tasks import Task
 from ocr_core.storage import open_bucket
@@ -68,16 +67,16 @@ def _planned(settings: Settings, pages: int) -> str:
     info = open_bucket(settings, settings.input_bucket).write(
         "scans/long.pdf", text_pdf(pages), "application/pdf", if_generation_match=0
     )
-    op = document_jobs.start_for_object(
+    op = dispatch.start_for_object(
         runtime.current().jobs,
         settings.input_bucket,
         "scans/long.pdf",
         info.generation,
         text_pdf(pages),
     )
-    doc = op["metadata"]["documents"][0]
-    assert doc["state"] == "running" and doc["shards_total"] == pages
-    return op["name"].split("/", 1)[1]
+    doc = op.metadata.documents[0]
+    assert doc.state == "running" and doc.shards_total == pages
+    return operations.store_id(op)
 
 
 def test_200_shards_finishing_at_once_count_every_page_once(gcs, writes) -> None:
@@ -93,7 +92,7 @@ def test_200_shards_finishing_at_once_count_every_page_once(gcs, writes) -> None
 
     def deliver(task: Task) -> str:
         go.wait(timeout=30)  # the first 32 workers start together, the rest as they free up
-        return document_jobs.run_task(jobs, task)
+        return dispatch.run_task(jobs, task)
 
     with ThreadPoolExecutor(max_workers=32) as pool:
         futures = [pool.submit(deliver, task) for task in deliveries]
@@ -102,14 +101,14 @@ def test_200_shards_finishing_at_once_count_every_page_once(gcs, writes) -> None
     assert set(outcomes) <= {"written", "resumed", "skipped"}, collections.Counter(outcomes)
 
     op = operations.require(gcs, op_id)
-    assert op["done"] is True and op["metadata"]["state"] == "done", op["metadata"]
-    doc = op["metadata"]["documents"][0]
-    assert doc["state"] == "done"
-    assert doc["pages_done"] == PAGES and doc["shards_done"] == list(range(1, PAGES + 1))
-    assert op["metadata"]["progress"]["pages_done"] == PAGES
-    assert op["metadata"]["progress"]["percent"] == 100
+    assert op.done is True and op.metadata.state == "done", op.metadata
+    doc = op.metadata.documents[0]
+    assert doc.state == "done"
+    assert doc.pages_done == PAGES and doc.shards_done == list(range(1, PAGES + 1))
+    assert op.metadata.progress["pages_done"] == PAGES
+    assert op.metadata.progress["percent"] == 100
 
-    result = load_json(open_bucket(gcs, gcs.results_bucket), doc["result"]["name"])
+    result = load_json(open_bucket(gcs, gcs.results_bucket), doc.result.name)
     assert result is not None and result["status"] == "done"
     numbers = [page["page_number"] for page in result["pages"]]
     assert numbers == list(range(1, PAGES + 1))  # every page, once, in order
@@ -134,15 +133,15 @@ def test_progress_reads_the_markers_while_the_operation_runs(gcs, writes) -> Non
     op_path = f"{layout.operations_prefix(gcs)}{op_id}.json"
     after_plan = len(writes[op_path])
     for n in (1, 2, 5):
-        assert document_jobs.run_task(jobs, Task("pages", op_id, 0, n, n)) == "written"
-    assert document_jobs.run_task(jobs, Task("pages", op_id, 0, 2, 2)) == "resumed"  # a duplicate
+        assert dispatch.run_task(jobs, Task("pages", op_id, 0, n, n)) == "written"
+    assert dispatch.run_task(jobs, Task("pages", op_id, 0, 2, 2)) == "resumed"  # a duplicate
     assert len(writes[op_path]) == after_plan  # no rewrite of the operation per shard
 
     op = operations.require(gcs, op_id)
-    doc = op["metadata"]["documents"][0]
-    assert doc["state"] == "running" and doc["shards_done"] == [1, 2, 5]
-    assert doc["pages_done"] == 3
-    assert op["metadata"]["progress"] == {
+    doc = op.metadata.documents[0]
+    assert doc.state == "running" and doc.shards_done == [1, 2, 5]
+    assert doc.pages_done == 3
+    assert op.metadata.progress == {
         "pages_done": 3,
         "pages_total": 8,
         "documents_done": 0,
@@ -150,7 +149,7 @@ def test_progress_reads_the_markers_while_the_operation_runs(gcs, writes) -> Non
         "percent": 37,
     }
     # The results function's pending view reads the same markers.
-    gen = int(doc["object"]["generation"])
+    gen = int(doc.object.generation)
     pending = operations.progress_for_object(gcs, gcs.input_bucket, "scans/long.pdf", gen)
     assert pending["progress"] == {"pages_done": 3, "pages_total": 8}
 

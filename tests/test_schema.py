@@ -7,7 +7,9 @@ models make validate against the components the document serves.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 from typing import Any
 
 import jsonschema
@@ -33,9 +35,16 @@ def test_every_model_is_a_component_and_every_component_a_model(spec: dict[str, 
     served = spec["components"]["schemas"]
     models = (*schema.MODELS, *vision_messages.MODELS)
     assert set(served) == {schema.component_name(model) for model in models}
+    internal: dict[str, list[str]] = {}
     for model in models:
-        fields = [schema.json_key(f) for f in dataclasses.fields(model)]  # type: ignore[arg-type]
-        assert list(served[schema.component_name(model)]["properties"]) == fields, model
+        fields = dataclasses.fields(model)  # type: ignore[arg-type]
+        hidden = [schema.json_key(f) for f in fields if f.metadata.get("internal")]
+        if hidden:
+            internal[model.__name__] = hidden
+        documented = [schema.json_key(f) for f in fields if not f.metadata.get("internal")]
+        assert list(served[schema.component_name(model)]["properties"]) == documented, model
+    # Stored and served but undocumented: only Vision's record of its output files.
+    assert internal == {"OperationMetadata": ["vision_output"]}
 
 
 def test_components_are_generated_not_written(spec: dict[str, Any]) -> None:
@@ -96,3 +105,82 @@ def test_bodies_from_the_models_match_the_served_components(spec: dict[str, Any]
     _validate(spec, "BatchResponse", batch)
     with pytest.raises(jsonschema.ValidationError):  # the check can fail
         _validate(spec, "ResultDocument", {**failed, "confidence": 2})
+
+
+# --- reading stored JSON back into the models ---------------------------------------------
+
+
+def _stored_operation() -> dict[str, Any]:
+    """An operation as an older version might have stored it: keys in its own order, a key
+    this version does not know, optional fields absent."""
+    return {
+        "name": "operations/20261203T000000000000Z-abc",
+        "done": True,
+        "metadata": {
+            "state": "failed",
+            "create_time": "2026-12-03T00:00:00.000Z",
+            "update_time": "2026-12-03T00:00:01.000Z",
+            "documents": [
+                {
+                    "object": {"bucket": "in", "name": "a.pdf", "generation": "7"},
+                    "state": "failed",
+                    "legacy_note": {"kept": [1, 2]},
+                    "error": {"code": "corrupt_document", "message": "damaged"},
+                    "result": {"bucket": "out", "name": "a.pdf.json"},
+                }
+            ],
+            "vision_output": {"files": [], "written_at": "2026-12-03T00:00:02.000Z"},
+        },
+        "error": {"code": "corrupt_document", "message": "damaged", "details": {"object": "a"}},
+        "response": {"documents": []},
+    }
+
+
+def test_from_dict_types_nested_models_and_round_trips_byte_for_byte() -> None:
+    stored = _stored_operation()
+    op = schema.Operation.from_dict(stored)
+    entry = op.metadata.documents[0]
+    assert isinstance(op.metadata, schema.OperationMetadata)
+    assert isinstance(entry, schema.DocumentEntry) and isinstance(entry.object, schema.ObjectRef)
+    assert isinstance(entry.error, schema.ErrorDetail) and entry.error.code == "corrupt_document"
+    assert isinstance(op.error, schema.ErrorDetail) and op.error.details == {"object": "a"}
+    assert entry.kind is schema.UNSET and op.metadata.trigger is schema.UNSET  # absent stays absent
+    assert op.metadata.vision_output["files"] == []
+    assert json.dumps(op.to_dict()) == json.dumps(stored)  # order and unknown keys kept
+
+
+def test_a_loaded_model_changes_like_the_dict_it_replaces() -> None:
+    stored = _stored_operation()
+    op = schema.Operation.from_dict(stored)
+    entry = op.metadata.documents[0]
+    entry.pages_done = 3  # new: after the keys read
+    entry.error = None  # changed in place
+    op.metadata.vision_output = schema.UNSET  # removed
+    expected = copy.deepcopy(stored)
+    doc = expected["metadata"]["documents"][0]
+    doc["error"] = None
+    doc["pages_done"] = 3
+    del expected["metadata"]["vision_output"]
+    assert json.dumps(op.to_dict()) == json.dumps(expected)
+    clone = copy.deepcopy(op)
+    clone.metadata.documents[0].results_url = "http://x/results/a.pdf"
+    assert "results_url" not in op.to_dict()["metadata"]["documents"][0]
+    assert list(clone.to_dict()["metadata"]["documents"][0])[-1] == "results_url"
+
+
+def test_from_dict_refuses_what_is_not_the_model() -> None:
+    with pytest.raises(ValueError, match="without state"):
+        schema.DocumentEntry.from_dict({"object": {"bucket": "b", "name": "n", "generation": "1"}})
+    with pytest.raises(ValueError, match="metadata is not a OperationMetadata"):
+        schema.Operation.from_dict({"name": "operations/x", "done": False, "metadata": []})
+    with pytest.raises(ValueError, match="not a list"):
+        schema.OperationMetadata.from_dict({"state": "queued", "documents": {}})
+
+
+def test_from_dict_invents_no_defaults() -> None:
+    """``created_at`` and the versions default when a body is made, not when one is read."""
+    stored = {"success": True, "status": "done", "text": "", "confidence": 0.0,
+              "processing_time_ms": 1.0}  # fmt: skip
+    result = schema.ResultDocument.from_dict(stored)
+    assert result.created_at is schema.UNSET and result.schema_version is schema.UNSET
+    assert result.to_dict() == stored

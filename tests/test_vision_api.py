@@ -26,6 +26,7 @@ import requests
 from .conftest import ROOT, TEST_IMAGES, ground_truth, words
 from .documents import image_pdf, multipage_tiff, page_lines
 from .servers import FunctionServer, LocalStack
+from .stored_operations import assert_round_trip
 
 vision = pytest.importorskip("google.cloud.vision")
 from google.api_core import exceptions as api_errors  # noqa: E402
@@ -51,6 +52,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     server.start()
     yield server
     server.stop()
+    # Every operation the module's flows stored (Vision's output record included) reads
+    # typed and writes back the same bytes.
+    assert_round_trip(server.data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,14 @@ this process's rate limiter. Built once per process at the function's entry
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ocr_core.config import Settings
 from ocr_core.http.access import RateLimiter
 from ocr_core.jobs.context import JobContext
-from ocr_core.recognition.extract import Recognizer
+
+if TYPE_CHECKING:
+    from ocr_core.recognition.extract import Recognizer
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ocr_core.jobs.documents import start_batch, write_cancelled_results
 from ocr_core.jobs.layout import check_not_reserved, reserved_reason
 from ocr_core.names import is_valid_object_name, validate_object_name
 from ocr_core.recognition.render import parse_formats
+from ocr_core.schema import Operation
 
 MAX_BODY = MAX_JSON_BODY
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
@@ -49,17 +50,17 @@ def cancel(request: flask.Request, ctx: HttpContext, id: str) -> flask.Response:
     return json_response(_render(request, ctx, op))
 
 
-def _no_store(op: dict[str, Any]) -> dict[str, str]:
-    return {} if op["done"] else {"Cache-Control": "no-store", "Retry-After": "2"}
+def _no_store(op: Operation) -> dict[str, str]:
+    return {} if op.done else {"Cache-Control": "no-store", "Retry-After": "2"}
 
 
-def _render(request: flask.Request, ctx: HttpContext, op: dict[str, Any]) -> dict[str, Any]:
-    """The stored operation plus each document's ``results_url``."""
+def _render(request: flask.Request, ctx: HttpContext, op: Operation) -> dict[str, Any]:
+    """The stored operation plus each document's ``results_url``, as the client's JSON."""
     base = ctx.settings.results_base_url or request.host_url.rstrip("/")
-    body = copy.deepcopy(op)
-    for doc in body["metadata"]["documents"]:
-        doc["results_url"] = f"{base}/results/{quote(doc['object']['name'])}"
-    return body
+    view = copy.deepcopy(op)
+    for doc in view.metadata.documents:
+        doc.results_url = f"{base}/results/{quote(doc.object.name)}"
+    return view.to_dict()
 
 
 def _list(request: flask.Request, ctx: HttpContext) -> flask.Response:
@@ -134,7 +135,7 @@ def _start(request: flask.Request, ctx: HttpContext) -> flask.Response:
         request_echo["output_formats"] = list(parse_formats(spec["output_formats"]))
     op = start_batch(ctx.jobs, found, request_echo)
     body = _render(request, ctx, op)
-    location = f"{request.host_url.rstrip('/')}/{op['name']}"
+    location = f"{request.host_url.rstrip('/')}/{op.name}"
     return json_response(body, 202, {"Location": location, "Cache-Control": "no-store"})
 
 

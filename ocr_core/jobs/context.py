@@ -4,22 +4,39 @@ passed down; no job reads the environment or a registry of its own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from typing import TYPE_CHECKING
 
 from ocr_core.config import Settings
-from ocr_core.engines import Engines
-from ocr_core.recognition.extract import Recognizer
 from ocr_core.storage import Bucket, open_bucket
 
+if TYPE_CHECKING:
+    from ocr_core.engines import Engines
+    from ocr_core.recognition.extract import Recognizer
 
-@dataclass(frozen=True)
+
 class JobContext:
-    settings: Settings
-    recognizer: Recognizer
+    def __init__(self, settings: Settings, recognizer: Recognizer | None = None) -> None:
+        self.settings = settings
+        self._recognizer = recognizer
+        self._lock = threading.Lock()
 
     @classmethod
     def build(cls, settings: Settings) -> JobContext:
-        return cls(settings, Recognizer(settings, Engines(settings)))
+        return cls(settings)
+
+    @property
+    def recognizer(self) -> Recognizer:
+        """Built on first use, once: the results function never recognises anything and
+        starts without Pillow or the engines loaded (tests/test_speed.py)."""
+        if self._recognizer is None:
+            with self._lock:
+                if self._recognizer is None:
+                    from ocr_core.engines import Engines
+                    from ocr_core.recognition.extract import Recognizer
+
+                    self._recognizer = Recognizer(self.settings, Engines(self.settings))
+        return self._recognizer
 
     @property
     def engines(self) -> Engines:

@@ -1,5 +1,6 @@
 """The work of an operation: plan each document, OCR its page ranges into shards, and
-assemble the document-level result once every shard is in.
+assemble the document-level result once every shard is in. Which objects are documents is
+``jobs.dispatch``'s to say; this module is handed documents and their kind.
 
 Every step is idempotent, so a task delivered twice, or again after a crash, does no harm
 and no repeated OCR: a shard already written for the object's generation is not redone,
@@ -17,29 +18,33 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ocr_core import __version__, errors
 from ocr_core.jobs import operations, progress
 from ocr_core.jobs.context import JobContext
-from ocr_core.jobs.images import process_object
 from ocr_core.jobs.layout import shard_name
 from ocr_core.jobs.operations import DONE, FAILED, QUEUED, RUNNING, TERMINAL
 from ocr_core.jobs.renditions import write_renditions
 from ocr_core.jobs.store import load_json, stored_generation, write_if_newer
 from ocr_core.jobs.tasks import Task, publish
-from ocr_core.logs import get_logger, log_context
+from ocr_core.logs import get_logger
 from ocr_core.names import MAX_NAME_BYTES
 from ocr_core.recognition.documents import (
     document_confidence,
-    document_kind,
     ocr_pages,
     open_document,
     page_ranges,
 )
 from ocr_core.schema import (
     SCHEMA_VERSION,
+    UNSET,
+    DocumentEntry,
     DocumentMetadata,
+    ErrorDetail,
+    ObjectRef,
+    Operation,
     ResultDocument,
     failed_document,
     utc_now,
@@ -51,14 +56,12 @@ log = get_logger("documents.jobs")
 MIME = {"pdf": "application/pdf", "tiff": "image/tiff"}
 
 
-# --- starting operations ----------------------------------------------------------------
-
-
-def start_for_object(
-    ctx: JobContext, bucket: str, name: str, generation: int, data: bytes
-) -> dict[str, Any]:
-    """A document landed in the input bucket: start (or find) its operation and plan it
-    with the bytes already read. A duplicate event finds the first operation."""
+def open_operation(
+    ctx: JobContext, bucket: str, name: str, generation: int
+) -> tuple[Operation, list[Task]]:
+    """A document landed in the input bucket: start (or find) its operation. Returns it
+    and the plan tasks of this object's entries, for the caller to run with the bytes it
+    has read. A duplicate event finds the first operation."""
     op_id = operations.new_id()
     holder = operations.claim_object(ctx.settings, bucket, name, generation, op_id, replace=False)
     op = operations.get(ctx.settings, holder)
@@ -74,16 +77,18 @@ def start_for_object(
         except PreconditionFailed:
             op = operations.require(ctx.settings, holder)
     elif holder != op_id:
-        log.info("document already has an operation", extra={"operation": op["name"]})
-    for index, doc in enumerate(op["metadata"]["documents"]):
-        if doc["object"]["name"] == name and doc["object"]["generation"] == str(generation):
-            plan(ctx, Task("plan", holder, index), data=data)
-    return operations.get(ctx.settings, holder) or op
+        log.info("document already has an operation", extra={"operation": op.name})
+    tasks = [
+        Task("plan", holder, index)
+        for index, doc in enumerate(op.metadata.documents)
+        if doc.object.name == name and doc.object.generation == str(generation)
+    ]
+    return op, tasks
 
 
 def start_batch(
     ctx: JobContext, objects: list[tuple[str, str, int]], request: dict[str, Any]
-) -> dict[str, Any]:
+) -> Operation:
     """Start an operation over ``(bucket, name, generation)`` objects; planning happens in
     the OCR function, one ``plan`` task per object."""
     op_id = operations.new_id()
@@ -95,74 +100,85 @@ def start_batch(
     return op
 
 
-# --- tasks -------------------------------------------------------------------------------
+# --- planning ----------------------------------------------------------------------------
 
 
-def run_task(ctx: JobContext, task: Task) -> str:
-    """Run one delivered task; returns what happened. Raises TransientError to be retried."""
-    with log_context(operation=task.operation, document=task.index, task=task.kind):
-        if task.kind == "plan":
-            return plan(ctx, task)
-        return run_pages(ctx, task)
-
-
-def _document(ctx: JobContext, task: Task) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _document(ctx: JobContext, task: Task) -> tuple[Operation, DocumentEntry] | None:
     op = operations.get(ctx.settings, task.operation)
     if op is None:
         log.warning("task for an unknown operation acknowledged")
         return None
-    docs = op["metadata"]["documents"]
+    docs = op.metadata.documents
     if task.index >= len(docs):
         log.warning("task for a document the operation does not have; acknowledged")
         return None
     return op, docs[task.index]
 
 
-def plan(ctx: JobContext, task: Task, data: bytes | None = None) -> str:
+def queued(ctx: JobContext, task: Task) -> tuple[Operation, DocumentEntry] | str:
+    """The operation and the entry a plan task is for, while the entry waits to be planned;
+    otherwise what the task did (``unknown``, ``skipped``)."""
     found = _document(ctx, task)
     if found is None:
         return "unknown"
     op, doc = found
-    if op["done"] or doc["state"] != QUEUED:
+    if op.done or doc.state != QUEUED:
         return "skipped"
-    settings = ctx.settings
-    obj = doc["object"]
-    generation = int(obj["generation"])
-    source = ctx.bucket(obj["bucket"])
+    return found
+
+
+def current_bytes(
+    ctx: JobContext, task: Task, doc: DocumentEntry, data: bytes | None = None
+) -> bytes | None:
+    """The entry's object at its generation: ``data`` when the caller has read it already,
+    else read now; None when a result already stored for it is reused (and recorded)."""
+    obj = doc.object
+    source = ctx.bucket(obj.bucket)
+    _check_current(source, obj.name, int(obj.generation or 0))
+    if _reuse_result(ctx, task, doc):
+        return None
+    return (
+        data if data is not None else source.read(obj.name, max_bytes=ctx.settings.max_object_bytes)
+    )
+
+
+def fail_on_permanent(ctx: JobContext, task: Task, step: Callable[[], str]) -> str:
+    """Run one step of planning ``task``: a permanent failure fails the document (and is
+    what the task did), a passing one raises so that the task is delivered again."""
     try:
-        _check_current(source, obj["name"], generation)
-        if _reuse_result(ctx, task, doc):
-            return "reused"
-        if data is None:
-            data = source.read(obj["name"], max_bytes=ctx.settings.max_object_bytes)
-        kind = document_kind(data)
-        if kind is None:
-            return _run_image(ctx, task, obj, op)
-        with open_document(data, kind, settings) as document:
-            page_count = document.page_count
-            sha256, size = document.sha256, document.size_bytes
-        longest = shard_name(settings, obj["name"], page_count, page_count, page_count)
-        if len(longest.encode()) > MAX_NAME_BYTES:
-            raise errors.InvalidObjectName(
-                f"The object name is too long to name its result shards ({MAX_NAME_BYTES} "
-                "bytes at most, shard suffix included)"
-            )
+        return step()
     except errors.OcrError as exc:
         if not exc.permanent:
             raise
         fail(ctx, task, exc)
         return "failed"
+
+
+def plan_document(ctx: JobContext, task: Task, doc: DocumentEntry, data: bytes, kind: str) -> str:
+    """Count a document's pages (``kind``: pdf or tiff) and queue its page ranges. Raises
+    what opening it raises (run it under ``fail_on_permanent``)."""
+    settings = ctx.settings
+    obj = doc.object
+    with open_document(data, kind, settings) as document:
+        page_count = document.page_count
+        sha256, size = document.sha256, document.size_bytes
+    longest = shard_name(settings, obj.name, page_count, page_count, page_count)
+    if len(longest.encode()) > MAX_NAME_BYTES:
+        raise errors.InvalidObjectName(
+            f"The object name is too long to name its result shards ({MAX_NAME_BYTES} "
+            "bytes at most, shard suffix included)"
+        )
     ranges = page_ranges(page_count, settings.document_shard_pages)
-    shards = [shard_name(settings, obj["name"], f, last, page_count) for f, last in ranges]
+    shards = [shard_name(settings, obj.name, f, last, page_count) for f, last in ranges]
     # Queue first, record second: a crash in between leaves the document queued, and the
     # next delivery plans it again (duplicate page tasks are harmless), never stuck.
     publish(
         ctx.settings, [Task("pages", task.operation, task.index, f, last) for f, last in ranges]
     )
 
-    def record(op: dict[str, Any]) -> bool:
+    def record(op: Operation) -> bool:
         if not operations.move(
-            operations.document(op, task.index),
+            op.metadata.documents[task.index],
             RUNNING,
             only_from=(QUEUED,),
             kind=kind,
@@ -193,56 +209,40 @@ def _check_current(source: Bucket, name: str, generation: int) -> None:
         )
 
 
-def _reuse_result(ctx: JobContext, task: Task, doc: dict[str, Any]) -> bool:
+def _reuse_result(ctx: JobContext, task: Task, doc: DocumentEntry) -> bool:
     """An object already finished at this generation keeps its result (a batch over a
     prefix does not redo work); only a cancelled result is redone."""
-    existing = load_json(ctx.bucket(doc["result"]["bucket"]), doc["result"]["name"])
+    existing = load_json(ctx.bucket(doc.result.bucket), doc.result.name)
     if existing is None:
         return False
     stored = (existing.get("object") or {}).get("generation")
-    if stored != doc["object"]["generation"]:
+    if stored != doc.object.generation:
         return False
     if existing.get("status") == "failed" and (existing.get("error") or {}).get("code") in (
         "cancelled",
         "object_replaced",
     ):
         return False
-    _record_finished(ctx, task, existing)
+    record_result(ctx, task, existing)
     return True
 
 
-def _run_image(ctx: JobContext, task: Task, obj: dict[str, Any], op: dict[str, Any]) -> str:
-    """A plain image in a batch: the image job does it, one page."""
-    outcome = process_object(
-        ctx, obj["bucket"], obj["name"], int(obj["generation"]), on_document=start_for_object
-    )
-    if outcome.action == "ignored":  # a name no result can be stored under: never retried
-        raise errors.InvalidObjectName(f"The object name {obj['name'][:200]!r} is not usable")
-    # A duplicate or a stale delivery carries no document: the stored one is the result.
-    result = outcome.document or load_json(ctx.results, ctx.settings.result_name(obj["name"]))
-    if result is None:
-        raise errors.StorageError("The image result did not appear; retry")
-    formats = (op["metadata"].get("request") or {}).get("output_formats")
-    if formats:  # the operation's own choice of files (docs/formats.md)
-        write_renditions(ctx.settings, result, tuple(formats), retry=False)
-    _record_finished(ctx, task, result)
-    return "image"
-
-
-def _record_finished(ctx: JobContext, task: Task, result: dict[str, Any]) -> None:
+def record_result(ctx: JobContext, task: Task, result: dict[str, Any]) -> None:
+    """The entry of ``task`` is finished with ``result`` (a stored result document)."""
     failed = result.get("status") == "failed"
     pages = int((result.get("document") or {}).get("page_count") or 1)
+    error = result.get("error") if failed else None
 
-    def mutate(op: dict[str, Any]) -> bool:
+    def mutate(op: Operation) -> bool:
         if not operations.move(
-            operations.document(op, task.index),
+            op.metadata.documents[task.index],
             FAILED if failed else DONE,
             kind=(result.get("document") or {}).get("format")
             or (result.get("image") or {}).get("format"),
             page_count=pages,
             pages_done=0 if failed else pages,
             shards=list(result.get("shards") or []),
-            error=result.get("error") if failed else None,
+            error=ErrorDetail.from_dict(error) if error else None,
         ):
             return False
         operations.settle(op)
@@ -256,26 +256,26 @@ def run_pages(ctx: JobContext, task: Task) -> str:
     if found is None:
         return "unknown"
     op, doc = found
-    if doc["state"] == QUEUED and not op["done"]:
+    if doc.state == QUEUED and not op.done:
         # Page tasks are queued a moment before their plan is recorded: come back later.
         raise errors.TransientError("The document's plan is not recorded yet; retry")
-    if op["done"] or doc["state"] != RUNNING:
+    if op.done or doc.state != RUNNING:
         return "skipped"  # cancelled, failed or finished meanwhile: nothing left to do
     settings = ctx.settings
-    obj = doc["object"]
-    generation = int(obj["generation"])
-    shard = shard_name(settings, obj["name"], task.first, task.last, doc["page_count"])
+    obj = doc.object
+    generation = int(obj.generation or 0)
+    shard = shard_name(settings, obj.name, task.first, task.last, doc.page_count)
     results = ctx.results
     shard_gen, storage_gen = stored_generation(results, shard)
     if shard_gen == generation:
         action = "resumed"  # written before a crash or by a duplicate delivery: not redone
     else:
         try:
-            source = ctx.bucket(obj["bucket"])
-            _check_current(source, obj["name"], generation)
-            data = source.read(obj["name"], max_bytes=ctx.settings.max_object_bytes)
+            source = ctx.bucket(obj.bucket)
+            _check_current(source, obj.name, generation)
+            data = source.read(obj.name, max_bytes=ctx.settings.max_object_bytes)
             started = time.perf_counter()
-            with open_document(data, doc["kind"], settings) as document:
+            with open_document(data, doc.kind, settings) as document:
                 pages = ocr_pages(ctx.engines, document, task.first, task.last)
         except errors.OcrError as exc:
             if not exc.permanent:
@@ -293,7 +293,7 @@ def run_pages(ctx: JobContext, task: Task) -> str:
     # the operation document: many shards finishing at once never contend on one object.
     progress.record_shard(ctx.settings, task.operation, task.index, task.first, task.last)
     done = progress.shards_done(ctx.settings, task.operation, task.index)
-    if len(done) >= doc["shards_total"] and progress.claim_assembly(
+    if len(done) >= doc.shards_total and progress.claim_assembly(
         ctx.settings, task.operation, task.index, task.first
     ):
         finalize(ctx, task)
@@ -301,17 +301,12 @@ def run_pages(ctx: JobContext, task: Task) -> str:
 
 
 def _shard_body(
-    ctx: JobContext,
-    op: dict[str, Any],
-    obj: dict[str, Any],
-    task: Task,
-    pages: list[dict],
-    elapsed_ms: float,
+    ctx: JobContext, op: Operation, obj: ObjectRef, task: Task, pages: list[dict], elapsed_ms: float
 ) -> dict[str, Any]:
     engine = ctx.engines.get()
     return {
-        "object": obj,
-        "operation": op["name"],
+        "object": obj.to_dict(),
+        "operation": op.name,
         "first_page": task.first,
         "last_page": task.last,
         "responses": pages,
@@ -329,15 +324,15 @@ def finalize(ctx: JobContext, task: Task) -> None:
     if found is None:
         return
     op, doc = found
-    if doc["state"] != RUNNING:
+    if doc.state != RUNNING:
         return
     settings = ctx.settings
     results = ctx.results
     pages: list[dict[str, Any]] = []
     engine: dict[str, Any] = {}
-    for shard in doc["shards"]:
+    for shard in doc.shards:
         body = load_json(results, shard)
-        if body is None or body.get("object", {}).get("generation") != doc["object"]["generation"]:
+        if body is None or body.get("object", {}).get("generation") != doc.object.generation:
             fail(
                 ctx,
                 task,
@@ -353,18 +348,18 @@ def finalize(ctx: JobContext, task: Task) -> None:
     _write_result(results, doc, document)
     # PDF, hOCR, ALTO beside the result (docs/formats.md), read shard by shard; before the
     # document is marked done, so that a done operation's files are there.
-    request = op["metadata"].get("request") or {}
+    request = op.metadata.request or {}
     formats = request.get("output_formats", settings.output_formats)
     if formats:
         write_renditions(settings, document, tuple(formats))
 
-    def mutate(op: dict[str, Any]) -> bool:
-        entry = operations.document(op, task.index)
+    def mutate(op: Operation) -> bool:
+        entry = op.metadata.documents[task.index]
         if not operations.move(
             entry,
             DONE,
             only_from=(RUNNING,),
-            pages_done=entry["page_count"],
+            pages_done=entry.page_count,
             shards_done=sorted(progress.shards_done(ctx.settings, task.operation, task.index)),
         ):
             return False
@@ -376,7 +371,7 @@ def finalize(ctx: JobContext, task: Task) -> None:
 
 
 def _document_result(
-    op: dict[str, Any], doc: dict[str, Any], pages: list[dict[str, Any]], engine: dict[str, Any]
+    op: Operation, doc: DocumentEntry, pages: list[dict[str, Any]], engine: dict[str, Any]
 ) -> dict[str, Any]:
     texts = [p.get("text", "") for p in pages]
     text = "\f".join(texts).strip("\f")
@@ -392,18 +387,18 @@ def _document_result(
         language=languages.most_common(1)[0][0] if languages else None,
         word_count=sum(p.get("word_count", 0) for p in pages),
         document=DocumentMetadata(
-            format=doc["kind"],
-            mime_type=MIME.get(doc["kind"], "application/octet-stream"),
-            page_count=doc["page_count"],
-            size_bytes=doc.get("size_bytes"),
-            sha256=doc.get("sha256"),
+            format=doc.kind,
+            mime_type=MIME.get(doc.kind or "", "application/octet-stream"),
+            page_count=doc.page_count,
+            size_bytes=None if doc.size_bytes is UNSET else doc.size_bytes,
+            sha256=None if doc.sha256 is UNSET else doc.sha256,
         ),
         engine=engine,  # type: ignore[arg-type]
         cached=False,
         pages=pages,  # type: ignore[arg-type]
-        shards=list(doc["shards"]),
-        operation=op["name"],
-        object=doc["object"],
+        shards=list(doc.shards),
+        operation=op.name,
+        object=doc.object,
     ).to_dict()
 
 
@@ -414,16 +409,17 @@ def fail(ctx: JobContext, task: Task, error: errors.OcrError) -> None:
     if found is None:
         return
     op, doc = found
-    if doc["state"] in TERMINAL:
+    if doc.state in TERMINAL:
         return
     log.info("document failed", extra={"code": error.code})
     if not isinstance(error, (errors.NotFound, errors.ObjectReplaced)):
-        body = failed_document(error, processing_time_ms=0.0, obj=doc["object"])
-        body["operation"] = op["name"]
+        body = failed_document(error, processing_time_ms=0.0, obj=doc.object.to_dict())
+        body["operation"] = op.name
         _write_result(ctx.results, doc, body)
 
-    def mutate(op: dict[str, Any]) -> bool:
-        if not operations.move(operations.document(op, task.index), FAILED, error=error.to_dict()):
+    def mutate(op: Operation) -> bool:
+        entry = op.metadata.documents[task.index]
+        if not operations.move(entry, FAILED, error=ErrorDetail.of(error)):
             return False
         operations.settle(op)
         return True
@@ -431,9 +427,7 @@ def fail(ctx: JobContext, task: Task, error: errors.OcrError) -> None:
     operations.update(ctx.settings, task.operation, mutate)
 
 
-def write_cancelled_results(
-    ctx: JobContext, op: dict[str, Any], docs: list[dict[str, Any]]
-) -> None:
+def write_cancelled_results(ctx: JobContext, op: Operation, docs: list[DocumentEntry]) -> None:
     """After a cancel: each stopped document gets a ``failed`` result with code
     ``cancelled``, so its ``GET /results`` answers instead of pending forever."""
     results = ctx.results
@@ -441,17 +435,17 @@ def write_cancelled_results(
         body = failed_document(
             errors.Cancelled("The operation processing this object was cancelled"),
             processing_time_ms=0.0,
-            obj=doc["object"],
+            obj=doc.object.to_dict(),
         )
-        body["operation"] = op["name"]
+        body["operation"] = op.name
         # Never over a result another operation already made for this version.
         _write_result(results, doc, body, keep_same_generation=True)
 
 
 def _write_result(
-    results: Bucket, doc: dict[str, Any], body: dict[str, Any], keep_same_generation: bool = False
+    results: Bucket, doc: DocumentEntry, body: dict[str, Any], keep_same_generation: bool = False
 ) -> None:
     """Store a document-level result unless one for a newer generation (or, with
     ``keep_same_generation``, for this one) is already there."""
-    generation = int(doc["object"]["generation"])
-    write_if_newer(results, doc["result"]["name"], body, generation, keep_same=keep_same_generation)
+    generation = int(doc.object.generation or 0)
+    write_if_newer(results, doc.result.name, body, generation, keep_same=keep_same_generation)

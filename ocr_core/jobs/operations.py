@@ -2,7 +2,9 @@
 
 Shaped like google.longrunning's ``Operation``: ``name`` (``operations/<id>``), ``done``,
 ``metadata`` (state, progress, timestamps, one entry per document) and, once finished,
-``response`` (where the results are) or ``error``. Every function instance reads and
+``response`` (where the results are) or ``error``. Callers hold them typed
+(``schema.Operation``, ``schema.DocumentEntry``); the store holds their JSON, written back
+byte for byte as read apart from what a change set. Every function instance reads and
 writes them through the Bucket port; concurrent updates go through ``update``, a
 read-modify-write loop made safe by the object generation precondition.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import re
@@ -31,6 +34,7 @@ from ocr_core.jobs.store import load_json
 from ocr_core.logs import get_logger
 from ocr_core.schema import (
     DocumentEntry,
+    ErrorDetail,
     ObjectRef,
     Operation,
     OperationMetadata,
@@ -52,6 +56,8 @@ NEXT: dict[str, frozenset[str]] = {
     FAILED: frozenset(),
     CANCELLED: frozenset(),
 }
+#: What ``move`` may set beside the state: the entry's fields.
+_SETTABLE = frozenset(f.name for f in dataclasses.fields(DocumentEntry)) - {"state"}
 _ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,79}$")
 UPDATE_ATTEMPTS = 50
 
@@ -82,7 +88,7 @@ def validate_id(op_id: str) -> str:
     return op_id
 
 
-def document_entry(settings: Settings, bucket: str, name: str, generation: int) -> dict[str, Any]:
+def document_entry(settings: Settings, bucket: str, name: str, generation: int) -> DocumentEntry:
     return DocumentEntry(
         object=ObjectRef.of(bucket, name, generation),
         state=QUEUED,
@@ -94,30 +100,29 @@ def document_entry(settings: Settings, bucket: str, name: str, generation: int) 
         result=ResultRef(settings.results_bucket, settings.result_name(name)),
         shards=[],
         error=None,
-    ).to_dict()
+    )
 
 
 def move(
-    entry: dict[str, Any], state: str, *, only_from: tuple[str, ...] = (), **fields: Any
+    entry: DocumentEntry, state: str, *, only_from: tuple[str, ...] = (), **fields: Any
 ) -> bool:
-    """The one way a document entry changes state: to ``state`` (with ``fields``) when the
-    state machine allows it from its current state (and that state is in ``only_from``,
-    when given). False, and nothing changed, otherwise."""
-    current = entry["state"]
+    """The one way a document entry changes state: to ``state`` (with ``fields``, named as
+    ``DocumentEntry``'s) when the state machine allows it from its current state (and that
+    state is in ``only_from``, when given). False, and nothing changed, otherwise."""
+    if not fields.keys() <= _SETTABLE:
+        raise TypeError(f"a document entry has no {sorted(fields.keys() - _SETTABLE)}")
+    current = entry.state
     if state not in NEXT[current] or (only_from and current not in only_from):
         return False
-    entry.update(state=state, **fields)
+    entry.state = state  # type: ignore[assignment]  # one of NEXT's, so a State
+    for name, value in fields.items():
+        setattr(entry, name, value)
     return True
 
 
-def document(op: dict[str, Any], index: int) -> dict[str, Any]:
-    """Document ``index`` of ``op``."""
-    return op["metadata"]["documents"][index]
-
-
 def new_operation(
-    op_id: str, documents: list[dict[str, Any]], trigger: str, request: dict[str, Any]
-) -> dict[str, Any]:
+    op_id: str, documents: list[DocumentEntry], trigger: str, request: dict[str, Any]
+) -> Operation:
     now = utc_now()
     op = Operation(
         name=f"operations/{op_id}",
@@ -130,28 +135,35 @@ def new_operation(
             update_time=now,
             end_time=None,
             progress={},
-            documents=documents,  # type: ignore[arg-type]
+            documents=documents,
         ),
-    ).to_dict()
-    _refresh_progress(op)
+    )
+    refresh_progress(op)
     return op
 
 
-def create(settings: Settings, op: dict[str, Any]) -> dict[str, Any]:
-    op_id = op["name"].split("/", 1)[1]
-    payload = json.dumps(op, ensure_ascii=False).encode()
+def store_id(op: Operation) -> str:
+    """The store id of ``op`` (its name without ``operations/``)."""
+    return op.name.split("/", 1)[1]
+
+
+def _payload(op: Operation) -> bytes:
+    return json.dumps(op.to_dict(), ensure_ascii=False).encode()
+
+
+def create(settings: Settings, op: Operation) -> Operation:
     _bucket(settings).write(
-        _path(settings, op_id), payload, "application/json", if_generation_match=0
+        _path(settings, store_id(op)), _payload(op), "application/json", if_generation_match=0
     )
     return op
 
 
-def get(settings: Settings, op_id: str) -> dict[str, Any] | None:
+def get(settings: Settings, op_id: str) -> Operation | None:
     op, _ = _read(settings, validate_id(op_id))
     return op
 
 
-def require(settings: Settings, op_id: str) -> dict[str, Any]:
+def require(settings: Settings, op_id: str) -> Operation:
     """The operation as clients see it: with its running documents' page progress."""
     op = get(settings, op_id)
     if op is None:
@@ -159,34 +171,42 @@ def require(settings: Settings, op_id: str) -> dict[str, Any]:
     return with_progress(settings, op)
 
 
-def _read(settings: Settings, op_id: str) -> tuple[dict[str, Any] | None, int]:
+def _read(settings: Settings, op_id: str) -> tuple[Operation | None, int]:
     bucket = _bucket(settings)
     info = bucket.stat(_path(settings, op_id))
     if info is None:
         return None, 0
-    op = load_json(bucket, _path(settings, op_id), unreadable="error", what=f"operation {op_id}")
-    if op is None and not bucket.stat(_path(settings, op_id)):
+    stored = load_json(
+        bucket, _path(settings, op_id), unreadable="error", what=f"operation {op_id}"
+    )
+    if stored is None and not bucket.stat(_path(settings, op_id)):
         return None, 0  # deleted between the two looks
-    if not _is_operation(op):
+    op = _operation(stored)
+    if op is None:
         # Not one of ours (written over by hand?): absent, rather than a 500 for ever.
         log.error("stored operation is not an operation; ignored", extra={"operation": op_id})
         return None, info.generation
     return op, info.generation
 
 
-def _is_operation(op: Any) -> bool:
-    meta = op.get("metadata") if isinstance(op, dict) else None
-    return (
+def _operation(stored: Any) -> Operation | None:
+    meta = stored.get("metadata") if isinstance(stored, dict) else None
+    if not (
         isinstance(meta, dict)
         and isinstance(meta.get("documents"), list)
-        and isinstance(op.get("name"), str)
-        and "done" in op
-    )
+        and isinstance(stored.get("name"), str)
+        and "done" in stored
+    ):
+        return None
+    try:
+        return Operation.from_dict(stored)
+    except ValueError:
+        return None
 
 
 def update(
-    settings: Settings, op_id: str, mutate: Callable[[dict[str, Any]], bool | None]
-) -> dict[str, Any] | None:
+    settings: Settings, op_id: str, mutate: Callable[[Operation], bool | None]
+) -> Operation | None:
     """Apply ``mutate`` to the stored operation and write it back, retrying when another
     writer got there first. ``mutate`` returns False to leave the operation unchanged.
     Returns the operation as stored afterwards (None when it does not exist)."""
@@ -197,9 +217,9 @@ def update(
             return None
         if mutate(op) is False:
             return op
-        op["metadata"]["update_time"] = utc_now()
-        _refresh_progress(op)
-        payload = json.dumps(op, ensure_ascii=False).encode()
+        op.metadata.update_time = utc_now()
+        refresh_progress(op)
+        payload = _payload(op)
         try:
             bucket.write(
                 _path(settings, op_id), payload, "application/json", if_generation_match=generation
@@ -210,15 +230,16 @@ def update(
     raise errors.StorageError(f"Operation {op_id} is too busy to update; retry")
 
 
-def _refresh_progress(op: dict[str, Any]) -> None:
-    meta = op["metadata"]
-    docs = meta["documents"]
-    total = sum(d["page_count"] or 0 for d in docs)
-    done_pages = sum(d["pages_done"] for d in docs)
-    meta["progress"] = {
+def refresh_progress(op: Operation) -> None:
+    """Recompute ``metadata.progress`` after the documents' counts changed."""
+    meta = op.metadata
+    docs = meta.documents
+    total = sum(d.page_count or 0 for d in docs)
+    done_pages = sum(d.pages_done for d in docs)
+    meta.progress = {
         "pages_done": done_pages,
         "pages_total": total,
-        "documents_done": sum(d["state"] in TERMINAL for d in docs),
+        "documents_done": sum(d.state in TERMINAL for d in docs),
         "documents_total": len(docs),
         # Pages of documents not yet opened are unknown: the percentage counts documents
         # until every page count is known.
@@ -226,76 +247,72 @@ def _refresh_progress(op: dict[str, Any]) -> None:
     }
 
 
-def refresh_progress(op: dict[str, Any]) -> None:
-    """Recompute ``metadata.progress`` after the documents' counts changed (progress.py)."""
-    _refresh_progress(op)
-
-
-def _percent(docs: list[dict[str, Any]], done_pages: int, total: int) -> int:
-    if docs and all(d["state"] in TERMINAL for d in docs):
+def _percent(docs: list[DocumentEntry], done_pages: int, total: int) -> int:
+    if docs and all(d.state in TERMINAL for d in docs):
         return 100
-    if total and all(d["page_count"] is not None or d["state"] in TERMINAL for d in docs):
+    if total and all(d.page_count is not None or d.state in TERMINAL for d in docs):
         return min(99, done_pages * 100 // total)
-    return min(99, sum(d["state"] in TERMINAL for d in docs) * 100 // max(1, len(docs)))
+    return min(99, sum(d.state in TERMINAL for d in docs) * 100 // max(1, len(docs)))
 
 
-def settle(op: dict[str, Any]) -> None:
+def settle(op: Operation) -> None:
     """Mark ``op`` finished once every document is: done if any document succeeded,
     failed (with the first document's error) if all failed."""
-    meta = op["metadata"]
-    if op["done"] or meta["state"] == CANCELLED:
+    meta = op.metadata
+    if op.done or meta.state == CANCELLED:
         return
-    docs = meta["documents"]
-    if any(d["state"] in (QUEUED, RUNNING) for d in docs):
-        if meta["state"] == QUEUED and any(d["state"] != QUEUED for d in docs):
-            meta["state"] = RUNNING
+    docs = meta.documents
+    if any(d.state in (QUEUED, RUNNING) for d in docs):
+        if meta.state == QUEUED and any(d.state != QUEUED for d in docs):
+            meta.state = RUNNING
         return
-    op["done"] = True
-    meta["end_time"] = utc_now()
-    if docs and all(d["state"] == FAILED for d in docs):
-        meta["state"] = FAILED
+    op.done = True
+    meta.end_time = utc_now()
+    if docs and all(d.state == FAILED for d in docs):
+        meta.state = FAILED
         first = docs[0]
-        error = dict(first["error"] or {"code": "internal_error", "message": "failed"})
+        error = first.error or ErrorDetail("internal_error", "failed")
+        message = error.message
         if len(docs) > 1:
-            error["message"] = f"Every document failed; the first: {error['message']}"
-        op["error"] = {**error, "details": {"object": first["object"]["name"]}}
+            message = f"Every document failed; the first: {message}"
+        op.error = ErrorDetail(error.code, message, {"object": first.object.name})
     else:
-        meta["state"] = DONE
-    op["response"] = {
+        meta.state = DONE
+    op.response = {
         "documents": [
             {
-                "object": d["object"],
-                "state": d["state"],
-                "result": d["result"],
-                "shards": d["shards"],
-                **({"error": d["error"]} if d["error"] else {}),
+                "object": d.object.to_dict(),
+                "state": d.state,
+                "result": d.result.to_dict(),
+                "shards": list(d.shards),
+                **({"error": d.error.to_dict()} if d.error else {}),
             }
             for d in docs
         ]
     }
 
 
-def cancel(settings: Settings, op_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def cancel(settings: Settings, op_id: str) -> tuple[Operation, list[DocumentEntry]]:
     """Cancel ``op_id``: pending pages are skipped from now on. Returns the operation and
     the documents this cancel stopped. Cancelling twice is harmless; a finished operation
     cannot be cancelled."""
-    stopped: list[dict[str, Any]] = []
+    stopped: list[DocumentEntry] = []
 
-    def mutate(op: dict[str, Any]) -> bool:
+    def mutate(op: Operation) -> bool:
         stopped.clear()
-        meta = op["metadata"]
-        if meta["state"] == CANCELLED:
+        meta = op.metadata
+        if meta.state == CANCELLED:
             return False
-        if op["done"]:
+        if op.done:
             raise errors.OperationFinished(
-                f"Operation {op_id} has already finished ({meta['state']})",
-                state=meta["state"],
+                f"Operation {op_id} has already finished ({meta.state})",
+                state=meta.state,
             )
-        meta["state"] = CANCELLED
-        meta["end_time"] = utc_now()
-        op["done"] = True
-        op["error"] = {"code": "cancelled", "message": "The operation was cancelled"}
-        for doc in meta["documents"]:
+        meta.state = CANCELLED
+        meta.end_time = utc_now()
+        op.done = True
+        op.error = ErrorDetail("cancelled", "The operation was cancelled")
+        for doc in meta.documents:
             if move(doc, CANCELLED):
                 stopped.append(doc)
         return True
@@ -308,7 +325,7 @@ def cancel(settings: Settings, op_id: str) -> tuple[dict[str, Any], list[dict[st
 
 def list_page(
     settings: Settings, page_size: int, page_token: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[Operation], str | None]:
     """Operations in creation order, ``page_size`` at a time; the token is opaque."""
     after = _decode_token(page_token) if page_token else ""
     prefix = operations_prefix(settings)
@@ -322,7 +339,11 @@ def list_page(
             names.append(op_id)
     names.sort()
     page = names[:page_size]
-    ops = [with_progress(settings, op) for op in (get(settings, i) for i in page) if op is not None]
+    ops = [
+        with_progress(settings, op)
+        for op in (get(settings, op_id) for op_id in page)
+        if op is not None
+    ]
     next_token = _encode_token(page[-1]) if len(names) > page_size else None
     return ops, next_token
 
@@ -382,27 +403,26 @@ def progress_for_object(
     if op is None:
         return {}
     with_progress(settings, op)
-    for doc in op["metadata"]["documents"]:
-        if doc["object"]["name"] == name and doc["object"]["generation"] == str(generation):
+    for doc in op.metadata.documents:
+        if doc.object.name == name and doc.object.generation == str(generation):
             return {
-                "operation": op["name"],
-                "progress": {"pages_done": doc["pages_done"], "pages_total": doc["page_count"]},
+                "operation": op.name,
+                "progress": {"pages_done": doc.pages_done, "pages_total": doc.page_count},
             }
-    return {"operation": op["name"]}
+    return {"operation": op.name}
 
 
-def with_progress(settings: Settings, op: dict[str, Any]) -> dict[str, Any]:
+def with_progress(settings: Settings, op: Operation) -> Operation:
     """Fill the ``shards_done`` and ``pages_done`` of documents running (or cancelled while
     running) from their markers: the operation document is not rewritten per shard.
     Returns ``op``, changed in place."""
-    op_id = op["name"].split("/", 1)[1]
     changed = False
-    for index, doc in enumerate(op["metadata"]["documents"]):
-        if doc["state"] not in (RUNNING, CANCELLED) or not doc.get("shards_total"):
+    for index, doc in enumerate(op.metadata.documents):
+        if doc.state not in (RUNNING, CANCELLED) or not doc.shards_total:
             continue
-        done = progress.shards_done(settings, op_id, index)
-        doc["shards_done"] = sorted(set(doc["shards_done"]) | set(done))
-        doc["pages_done"] = max(doc["pages_done"], progress.pages_done(done))
+        done = progress.shards_done(settings, store_id(op), index)
+        doc.shards_done = sorted(set(doc.shards_done) | set(done))
+        doc.pages_done = max(doc.pages_done, progress.pages_done(done))
         changed = True
     if changed:
         refresh_progress(op)

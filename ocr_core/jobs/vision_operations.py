@@ -24,7 +24,7 @@ from ocr_core.jobs.context import JobContext
 from ocr_core.jobs.documents import write_cancelled_results
 from ocr_core.logs import get_logger
 from ocr_core.recognition import vision_wire
-from ocr_core.schema import utc_now
+from ocr_core.schema import UNSET, DocumentEntry, ErrorDetail, Operation, utc_now
 
 log = get_logger("vision.operations")
 
@@ -47,20 +47,21 @@ def _all_errors(kind: type[errors.OcrError] = errors.OcrError) -> Iterator[type[
 _ERROR_BY_CODE = {cls.code: cls for cls in _all_errors()}
 
 
-def _status_of(error: dict[str, Any] | None) -> dict[str, Any]:
-    """Our stored ``{"code": "corrupt_document", "message"}`` as a ``google.rpc.Status``."""
-    error = error or {}
-    if error.get("code") == "cancelled":
+def _status_of(error: ErrorDetail | dict[str, Any] | None) -> dict[str, Any]:
+    """Our ``{"code": "corrupt_document", "message"}`` (an operation's or document's error,
+    or a stored result's) as a ``google.rpc.Status``."""
+    body = (error.to_dict() if isinstance(error, ErrorDetail) else error) or {}
+    if body.get("code") == "cancelled":
         return {
             "code": vision_wire.RPC_CODES["CANCELLED"],
             "message": "The operation was cancelled",
         }
-    kind = _ERROR_BY_CODE.get(str(error.get("code")), errors.OcrError)
-    return vision_wire.rpc_status(kind(str(error.get("message") or "The operation failed")))
+    kind = _ERROR_BY_CODE.get(str(body.get("code")), errors.OcrError)
+    return vision_wire.rpc_status(kind(str(body.get("message") or "The operation failed")))
 
 
-def vision_request(op: dict[str, Any]) -> dict[str, Any] | None:
-    request = op["metadata"].get("request") or {}
+def vision_request(op: Operation) -> dict[str, Any] | None:
+    request = op.metadata.request or {}
     vision = request.get("vision")
     return vision if isinstance(vision, dict) else None
 
@@ -73,31 +74,31 @@ def op_id_of(name: str) -> str:
 # --- rendering --------------------------------------------------------------------------
 
 
-def render(op: dict[str, Any], ints: bool) -> dict[str, Any]:
-    meta = op["metadata"]
+def render(op: Operation, ints: bool) -> dict[str, Any]:
+    meta = op.metadata
     vision = vision_request(op)
-    finished = op["done"] and (
-        vision is None or meta["state"] == operations.CANCELLED or "vision_output" in meta
+    finished = op.done and (
+        vision is None or meta.state == operations.CANCELLED or meta.vision_output is not UNSET
     )
-    state = _STATE.get(meta["state"], "RUNNING")
+    state = _STATE.get(meta.state, "RUNNING")
     if state == "DONE" and not finished:
         state = "RUNNING"  # the OCR is done, the output files are not written yet
-    op_id = op["name"].split("/", 1)[1]
+    op_id = operations.store_id(op)
     parent = (vision or {}).get("parent") or ""
     body: dict[str, Any] = {
         "name": f"{parent}/operations/{op_id}" if parent else f"operations/{op_id}",
         "metadata": {
             "@type": vision_wire.TYPE_PREFIX + "OperationMetadata",
             "state": vision_wire.enum_value(state, vision_wire.STATES, ints),
-            "createTime": meta["create_time"],
-            "updateTime": meta["update_time"],
+            "createTime": meta.create_time,
+            "updateTime": meta.update_time,
         },
         "done": finished,
     }
     if not finished:
         return body
-    if meta["state"] in (operations.CANCELLED, operations.FAILED):
-        body["error"] = _status_of(op.get("error"))
+    if meta.state in (operations.CANCELLED, operations.FAILED):
+        body["error"] = _status_of(op.error or None)
     elif vision is not None and vision.get("kind") == "images":
         body["response"] = {
             "@type": vision_wire.TYPE_PREFIX + "AsyncBatchAnnotateImagesResponse",
@@ -114,13 +115,11 @@ def render(op: dict[str, Any], ints: bool) -> dict[str, Any]:
             "responses": [
                 {
                     "outputConfig": {
-                        "gcsDestination": {
-                            "uri": f"gs://{d['result']['bucket']}/{d['result']['name']}"
-                        },
+                        "gcsDestination": {"uri": f"gs://{d.result.bucket}/{d.result.name}"},
                         "batchSize": 0,
                     }
                 }
-                for d in meta["documents"]
+                for d in meta.documents
             ],
         }
     return body
@@ -129,26 +128,26 @@ def render(op: dict[str, Any], ints: bool) -> dict[str, Any]:
 # --- writing Vision's output files ------------------------------------------------------
 
 
-def complete(ctx: JobContext, op: dict[str, Any]) -> dict[str, Any]:
+def complete(ctx: JobContext, op: Operation) -> Operation:
     """Write the output files of a finished Vision operation (once) and record them."""
     vision = vision_request(op)
-    meta = op["metadata"]
+    meta = op.metadata
     if (
         vision is None
-        or not op["done"]
-        or meta["state"] == operations.CANCELLED
-        or "vision_output" in meta
+        or not op.done
+        or meta.state == operations.CANCELLED
+        or meta.vision_output is not UNSET
     ):
         return op
     written = _write_outputs(ctx, op, vision)
 
-    def record(stored: dict[str, Any]) -> bool:
-        if "vision_output" in stored["metadata"]:
+    def record(stored: Operation) -> bool:
+        if stored.metadata.vision_output is not UNSET:
             return False
-        stored["metadata"]["vision_output"] = {"files": written, "written_at": utc_now()}
+        stored.metadata.vision_output = {"files": written, "written_at": utc_now()}
         return True
 
-    return operations.update(ctx.settings, op_id_of(op["name"]), record) or op
+    return operations.update(ctx.settings, op_id_of(op.name), record) or op
 
 
 def after_task(ctx: JobContext, op_id: str) -> None:
@@ -157,7 +156,7 @@ def after_task(ctx: JobContext, op_id: str) -> None:
     again); anything else is logged and left to the next reader of the operation."""
     try:
         op = operations.get(ctx.settings, op_id)
-        if op is not None and op["done"] and vision_request(op) is not None:
+        if op is not None and op.done and vision_request(op) is not None:
             complete(ctx, op)
     except errors.OcrError as exc:
         if not exc.permanent:
@@ -167,8 +166,8 @@ def after_task(ctx: JobContext, op_id: str) -> None:
         log.exception("Vision output files not written; the next poll retries")
 
 
-def _write_outputs(ctx: JobContext, op: dict[str, Any], vision: dict[str, Any]) -> list[str]:
-    docs = op["metadata"]["documents"]
+def _write_outputs(ctx: JobContext, op: Operation, vision: dict[str, Any]) -> list[str]:
+    docs = op.metadata.documents
     written: list[str] = []
     if vision.get("kind") == "images":
         output = vision["outputConfig"]
@@ -184,8 +183,8 @@ def _write_outputs(ctx: JobContext, op: dict[str, Any], vision: dict[str, Any]) 
     for doc, file in zip(docs, vision["files"], strict=True):
         output, config = file["outputConfig"], file["inputConfig"]
         uri = (config.get("gcsSource") or {}).get("uri")
-        if doc["state"] != operations.DONE:
-            body = {"inputConfig": config, "responses": [], "error": _status_of(doc["error"])}
+        if doc.state != operations.DONE:
+            body = {"inputConfig": config, "responses": [], "error": _status_of(doc.error)}
             written.append(_write(ctx, output, 1, 1, body))
             continue
         pages = [
@@ -227,25 +226,25 @@ def _load(ctx: JobContext, bucket: str, name: str) -> dict[str, Any]:
     return body
 
 
-def _result(ctx: JobContext, doc: dict[str, Any]) -> dict[str, Any]:
-    return _load(ctx, doc["result"]["bucket"], doc["result"]["name"])
+def _result(ctx: JobContext, doc: DocumentEntry) -> dict[str, Any]:
+    return _load(ctx, doc.result.bucket, doc.result.name)
 
 
-def _pages(ctx: JobContext, doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _pages(ctx: JobContext, doc: DocumentEntry) -> Iterator[dict[str, Any]]:
     """Every page entry of a finished document, with its blocks, in page order."""
     result = _result(ctx, doc)
     if "document" not in result:  # one image (a single-page TIFF or GIF)
         page = dict((result.get("pages") or [{}])[0])
         yield {**page, "page_number": 1, "language": result.get("language")}
         return
-    bucket = doc["result"]["bucket"]
-    for shard in result.get("shards") or doc["shards"]:
+    bucket = doc.result.bucket
+    for shard in result.get("shards") or doc.shards:
         yield from sorted(_load(ctx, bucket, shard)["responses"], key=lambda p: p["page_number"])
 
 
-def _image_response(ctx: JobContext, doc: dict[str, Any], features: list[str]) -> dict[str, Any]:
-    if doc["state"] != operations.DONE:
-        return {"error": _status_of(doc["error"])}
+def _image_response(ctx: JobContext, doc: DocumentEntry, features: list[str]) -> dict[str, Any]:
+    if doc.state != operations.DONE:
+        return {"error": _status_of(doc.error)}
     result = _result(ctx, doc)
     if result.get("status") == "failed":
         return {"error": _status_of(result.get("error"))}

@@ -32,6 +32,7 @@ from ocr_core.recognition.vision_messages import (
     MAX_SYNC_FILES,
     MAX_SYNC_PAGES,
 )
+from ocr_core.schema import Operation
 
 # --- files:annotate ---------------------------------------------------------------------
 
@@ -236,7 +237,7 @@ def _stat(ctx: HttpContext, gcs: vision_wire.GcsUri) -> tuple[str, str, int]:
     return gcs.bucket, gcs.name, info.generation
 
 
-def start_files(ctx: HttpContext, body: dict[str, Any], parent: str) -> dict[str, Any]:
+def start_files(ctx: HttpContext, body: dict[str, Any], parent: str) -> Operation:
     """Validate every file, then start one operation over them."""
     settings = ctx.settings
     requests = images.request_list(body, settings.max_operation_objects, "files")
@@ -263,7 +264,7 @@ def start_files(ctx: HttpContext, body: dict[str, Any], parent: str) -> dict[str
     )
 
 
-def start_images(ctx: HttpContext, body: dict[str, Any], parent: str) -> dict[str, Any]:
+def start_images(ctx: HttpContext, body: dict[str, Any], parent: str) -> Operation:
     """Inline images are stored in the input bucket first (as ``?mode=async`` does), so the
     OCR function finds every image of the batch where it finds objects."""
     settings = ctx.settings
