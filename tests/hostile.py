@@ -117,6 +117,27 @@ def scan_bomb(scans: int, side: int = 4000) -> bytes:
     return data[:end] + extra + data[end:]
 
 
+def tiff_holding_jpeg(jpeg: bytes, side: int) -> bytes:
+    """A one-strip grey TIFF (Compression 7) whose strip is ``jpeg``, whole: libtiff hands
+    the strip to libjpeg, progressive scans and all."""
+    tags = [  # (tag, type, value): 3 SHORT, 4 LONG
+        (256, 4, side),  # ImageWidth
+        (257, 4, side),  # ImageLength
+        (258, 3, 8),  # BitsPerSample
+        (259, 3, 7),  # Compression: JPEG
+        (262, 3, 1),  # PhotometricInterpretation: BlackIsZero
+        (273, 4, 8 + 2 + 9 * 12 + 4),  # StripOffsets: right after the header and 9-entry IFD
+        (277, 3, 1),  # SamplesPerPixel
+        (278, 4, side),  # RowsPerStrip
+        (279, 4, len(jpeg)),  # StripByteCounts
+    ]
+    ifd = struct.pack("<H", len(tags))
+    for tag, kind, value in tags:
+        packed = struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, kind, 1) + packed
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + jpeg
+
+
 def jpeg_claiming(width: int, height: int) -> bytes:
     """hello.jpg's header with its frame saying ``width`` x ``height`` and a few bytes of
     its coded data: what a decoder fills with grey at the memory cost of the whole size."""

@@ -9,6 +9,7 @@ Cloud Run runs it: the OCR function is reached straight by Pub/Sub pushes in the
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import shutil
@@ -20,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 import requests
+from PIL import Image
 
 from ocr_core import runtime
 from ocr_core.jobs.tasks import LocalQueue, Task
@@ -32,7 +34,7 @@ from ocr_local.watcher import Watcher
 
 from .conftest import TEST_IMAGES, finalized_body, finalized_headers, image_bytes, words
 from .documents import pdf_with_image
-from .hostile import bmp_with_width, jpeg_claiming, scan_bomb
+from .hostile import bmp_with_width, jpeg_claiming, scan_bomb, tiff_holding_jpeg
 from .servers import FunctionServer, LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -123,6 +125,28 @@ def test_a_scan_bomb_is_refused_at_once_and_never_holds_up_a_normal_image(
     for name in ("bomb.jpg", "bomb.pdf"):
         result = stack.wait_result(name, timeout_s=30)
         assert result["status"] == "failed" and result["error"]["code"] == "image_too_complex"
+
+
+def test_a_scan_bomb_inside_a_tiff_is_refused_within_libtiffs_scan_cap(
+    upload_client: Any,
+) -> None:
+    """libtiff hands a JPEG-compressed strip to libjpeg and stops at its 100th scan
+    (LIBTIFF_JPEG_MAX_ALLOWED_SCAN_NUMBER): 2,000 scans over 16 MP cost about a second,
+    not the minutes of the bare JPEG, and the answer is a client error."""
+    bomb = tiff_holding_jpeg(scan_bomb(2_000), 4000)
+    with Image.open(io.BytesIO(bomb)) as im:  # a TIFF Pillow reads as one, not junk
+        assert (im.format, im.size) == ("TIFF", (4000, 4000))
+    started = time.monotonic()
+    response = upload_client.post(
+        "/extract-text",
+        data={"image": (io.BytesIO(bomb), "bomb.tif")},
+        content_type="multipart/form-data",
+    )
+    elapsed = time.monotonic() - started
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "corrupt_image"
+    print(f"2,000-scan JPEG inside a TIFF refused in {elapsed:.2f} s")
+    assert elapsed < 10
 
 
 @pytest.mark.parametrize(
