@@ -23,6 +23,7 @@ from ocr_core.http import routes
 from ocr_core.http.vision.openapi import base_name
 from ocr_core.recognition import vision_messages as vm
 from ocr_core.recognition import vision_wire
+from ocr_core.schema import Operation
 
 from .conftest import image_bytes
 from .documents import multipage_tiff
@@ -261,12 +262,12 @@ def test_a_finished_operation_validates_with_its_response(spec: dict[str, Any]) 
     }
     operation = schema.ref(vm.Operation)
     for ints in (False, True):
-        body = vision_operations.render(stored, ints)
+        body = vision_operations.render(Operation.from_dict(stored), ints)
         assert body["response"]["outputConfig"] == output
         _validate(spec, operation, body)
     files = copy.deepcopy(stored)
     files["metadata"]["request"]["vision"] = {"kind": "files", "files": [{"outputConfig": output}]}
-    _validate(spec, operation, vision_operations.render(files, False))
+    _validate(spec, operation, vision_operations.render(Operation.from_dict(files), False))
     with pytest.raises(jsonschema.ValidationError):  # the check can fail
         _validate(spec, operation, {**body, "metadata": {**body["metadata"], "state": "FINISHED"}})
 
