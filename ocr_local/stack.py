@@ -112,7 +112,6 @@ class Stack:
         self.pusher: TaskPusher | None = None
 
     def _spawn(self, spec: FunctionSpec) -> None:
-        spec.port = spec.port or free_port()
         preexec = _die_with_parent if sys.platform.startswith("linux") else None
         spec.process = subprocess.Popen(spec.command(), env=self.env, cwd=ROOT, preexec_fn=preexec)
 
@@ -129,19 +128,31 @@ class Stack:
         raise RuntimeError(f"{spec.name} function did not start within {timeout_s:.0f} s")
 
     def start(self) -> tuple[FrontDoor, Watcher]:
+        taken = {self.port}
         for spec in self.functions:
-            self._spawn(spec)
-        for spec in self.functions:
-            self._wait_ready(spec)
+            while not spec.port or spec.port in taken:
+                spec.port = free_port()
+            taken.add(spec.port)
         upload, ocr, results = self.functions
         settings = Settings.from_env()
-        # One base URL, routed by ocr_core.http.routes, capped per route as the functions cap.
+        # One base URL, routed by ocr_core.http.routes, capped per route as the functions
+        # cap. Bound before any function starts: while they boot, their own sockets (and
+        # their workers' connections) could otherwise take the public port.
         gateway = FrontDoor(
             (self.host, self.port),
             {"upload": upload.port, "results": results.port},
             settings,
             health=self.health,
-        ).start()
+        )
+        try:
+            for spec in self.functions:
+                self._spawn(spec)
+            for spec in self.functions:
+                self._wait_ready(spec)
+        except BaseException:
+            gateway.socket.close()
+            raise
+        gateway.start()
         watcher = Watcher(settings, ocr.url, workers=max(2, os.cpu_count() or 1))
         watcher.start()
         # Operation tasks (document pages) reach the OCR function as Pub/Sub pushes would.

@@ -129,3 +129,22 @@ def test_readme_curl_examples_work_as_written(stack: LocalStack) -> None:
         if "/results/" in line and "format=text" not in line:
             assert json.loads(out)["status"] in ("pending", "done")
     stack.wait_result("scans/receipt.png")
+
+
+def test_the_public_port_is_held_before_any_function_starts(tmp_path: Path) -> None:
+    """CI once lost `make run` to "address already in use": the functions booted (and their
+    workers connected) while the public port was still free. It is bound first now, so a
+    port that is taken fails the start before any function process exists, and no
+    function is given the public port."""
+    from ocr_local.stack import Stack
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        stack = Stack("127.0.0.1", port, {**os.environ, "DATA_DIR": str(tmp_path)})
+        stack.functions[0].port = port  # a clash the start must resolve, not keep
+        with pytest.raises(OSError):
+            stack.start()
+    assert all(spec.process is None for spec in stack.functions)
+    assert port not in {spec.port for spec in stack.functions}
