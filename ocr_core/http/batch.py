@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ocr_core import errors
 from ocr_core.config import Settings
 from ocr_core.http.context import HttpContext
-from ocr_core.http.forms import MAX_FORM_PARTS, MULTIPART_OVERHEAD, parse_form
+from ocr_core.http.forms import MAX_FORM_PARTS, MULTIPART_OVERHEAD, files_in, parse_form
 from ocr_core.http.guard import json_response
 from ocr_core.logs import get_logger
 from ocr_core.recognition.extract import Recognizer
@@ -115,11 +115,7 @@ def _read_items(
             f"The request body is larger than the {total_limit}-byte batch limit",
             limit_bytes=total_limit,
         ) from None
-    uploads = files.getlist(FIELD)
-    if not uploads:
-        others = sorted(set(files.keys()))
-        hint = f"; found file field(s) {', '.join(map(repr, others))}" if others else ""
-        raise errors.MissingFile(f"No file in the multipart field {FIELD!r}{hint}", field=FIELD)
+    uploads = files_in(files, FIELD)
     if len(uploads) > max_items:
         raise errors.TooManyFiles(
             f"A batch holds at most {max_items} files; got {len(uploads)}",

@@ -23,7 +23,7 @@ class HttpContext:
     @classmethod
     def build(cls, settings: Settings) -> HttpContext:
         return cls(
-            JobContext.build(settings),
+            JobContext(settings),
             RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst),
         )
 

@@ -78,6 +78,16 @@ def parse_form(request: flask.Request, settings: Settings) -> MultiDict[str, Fil
         ) from exc
 
 
+def files_in(files: MultiDict[str, FileStorage], field: str) -> list[FileStorage]:
+    """The files sent in ``field``; MissingFile, naming the fields that were sent, if none."""
+    uploads = files.getlist(field)
+    if not uploads:
+        others = sorted(set(files.keys()))
+        hint = f"; found file field(s) {', '.join(map(repr, others))}" if others else ""
+        raise errors.MissingFile(f"No file in the multipart field {field!r}{hint}", field=field)
+    return uploads
+
+
 def read_upload(
     request: flask.Request, settings: Settings, field: str = "image"
 ) -> tuple[bytes, str | None]:
@@ -101,11 +111,7 @@ def read_upload(
     request.max_content_length = limit + MULTIPART_OVERHEAD
     request.max_form_parts = MAX_FORM_PARTS
     files = parse_form(request, settings)
-    uploads = files.getlist(field)
-    if not uploads:
-        others = sorted(set(files.keys()))
-        hint = f"; found file field(s) {', '.join(map(repr, others))}" if others else ""
-        raise errors.MissingFile(f"No file in the multipart field {field!r}{hint}", field=field)
+    uploads = files_in(files, field)
     if len(uploads) > 1:
         raise errors.TooManyFiles(f"Send one file in {field!r}; got {len(uploads)}", field=field)
     upload = uploads[0]

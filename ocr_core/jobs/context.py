@@ -21,10 +21,6 @@ class JobContext:
         self._recognizer = recognizer
         self._lock = threading.Lock()
 
-    @classmethod
-    def build(cls, settings: Settings) -> JobContext:
-        return cls(settings)
-
     @property
     def recognizer(self) -> Recognizer:
         """Built on first use, once: the results function never recognises anything and
